@@ -1,0 +1,189 @@
+"""Command line: parse, wire the layers together, print results; every error becomes one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from mydocker_net import __version__
+from mydocker_net.errors import EXIT_FAILURE, EXIT_OK, MyDockerNetError, PermissionDenied, UsageError
+
+PROG = "mydocker-net"
+STATE_DIR_ENV = "MYDOCKER_NET_STATE_DIR"
+log = logging.getLogger(PROG)
+
+
+class Terminated(BaseException):
+    """SIGTERM/SIGHUP arrived: unwind like Ctrl-C so a running plan rolls back."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, instead of argparse's usage dump
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _global_options(top: bool) -> argparse.ArgumentParser:
+    """Accepted before and after the subcommand; only the top level sets defaults."""
+    def default(value):
+        return value if top else argparse.SUPPRESS
+
+    opts = argparse.ArgumentParser(add_help=False)
+    opts.add_argument("--dry-run", action="store_true", default=default(False),
+                      help="print the commands as a shell script; change nothing")
+    opts.add_argument("--state-dir", default=default(None), metavar="DIR",
+                      help=f"state directory (env {STATE_DIR_ENV}; default /var/lib/mydocker-net)")
+    opts.add_argument("--format", choices=("table", "json"), default=default("table"),
+                      help="output format for list/inspect/create")
+    opts.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                      help="names only (list), no progress lines")
+    opts.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                      default=default("warning"), help="stderr verbosity; debug shows each command")
+    return opts
+
+
+def build_parser() -> Parser:
+    leaf = [_global_options(top=False)]
+    parser = Parser(prog=PROG, parents=[_global_options(top=True)],
+                    description="Bridge networks for containers, built from ip and iptables.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    objects = parser.add_subparsers(dest="object", metavar="OBJECT", parser_class=Parser)
+    objects.required = True
+    network = objects.add_parser("network", help="manage networks", parents=leaf)
+    verbs = network.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
+    verbs.required = True
+
+    create = verbs.add_parser("create", help="create a network", parents=leaf)
+    create.add_argument("--driver", default="bridge", help="network driver (default: bridge)")
+    create.add_argument("--subnet", help="IPv4 CIDR, /8 to /30 (default: first free /24 of 10.200.0.0/13)")
+    create.add_argument("--gateway", help="gateway address (default: first usable address)")
+    create.add_argument("--internal", action="store_true", help="no NAT to the outside")
+    create.add_argument("--mtu", type=int, help="bridge MTU")
+    create.add_argument("name", metavar="NAME")
+    create.set_defaults(handler=cmd_create)
+
+    listing = verbs.add_parser("list", aliases=["ls"], help="list networks", parents=leaf)
+    listing.set_defaults(handler=cmd_list)
+
+    inspect = verbs.add_parser("inspect", help="show networks as JSON", parents=leaf)
+    inspect.add_argument("names", nargs="+", metavar="NAME")
+    inspect.set_defaults(handler=cmd_inspect)
+
+    remove = verbs.add_parser("remove", aliases=["rm"], help="remove networks", parents=leaf)
+    remove.add_argument("-f", "--force", action="store_true", help="a missing network is not an error")
+    remove.add_argument("names", nargs="+", metavar="NAME")
+    remove.set_defaults(handler=cmd_remove)
+    return parser
+
+
+# ---- wiring ----------------------------------------------------------------------------------
+
+def make_service(args, needs_kernel_change: bool):
+    from mydocker_net.privileges import has_net_admin
+    from mydocker_net.runner import DryRunRunner, ShRunner
+    from mydocker_net.service import Service
+    from mydocker_net.store import DEFAULT_STATE_DIR, Store
+
+    if needs_kernel_change and not args.dry_run and not has_net_admin():
+        raise PermissionDenied("this command changes the network: run it as root (it needs CAP_NET_ADMIN)")
+    state_dir = args.state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+    runner = DryRunRunner(ShRunner()) if args.dry_run else ShRunner()
+    return Service(Store(state_dir), runner, dry_run=args.dry_run, warn=warn)
+
+
+def warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def report(errors) -> int:
+    for err in errors:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+    return EXIT_FAILURE if errors else EXIT_OK
+
+
+def notice(args, message: str) -> None:
+    """Progress for people: stdout normally, stderr in dry-run (stdout is the script there)."""
+    if not args.quiet:
+        print(message, file=sys.stderr if args.dry_run else sys.stdout)
+
+
+# ---- handlers --------------------------------------------------------------------------------
+
+def cmd_create(args) -> int:
+    from mydocker_net.service import CreateRequest
+
+    request = CreateRequest(name=args.name, driver=args.driver, subnet=args.subnet,
+                            gateway=args.gateway, internal=args.internal, mtu=args.mtu)
+    net = make_service(args, needs_kernel_change=True).create(request)
+    if args.format == "json" and not args.dry_run:
+        from mydocker_net.output import to_json
+        print(to_json(net.details()))
+    else:
+        verb = "would create" if args.dry_run else "created"
+        notice(args, f"{verb} network {net.name}: subnet {net.subnet}, gateway {net.gateway}, "
+                     f"bridge {net.bridge}")
+    return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    from mydocker_net import output
+
+    networks = make_service(args, needs_kernel_change=False).list()
+    if args.quiet:
+        for net in networks:
+            print(net.name)
+    elif args.format == "json":
+        print(output.to_json([net.summary() for net in networks]))
+    else:
+        print(output.network_table(networks))
+    return EXIT_OK
+
+
+def cmd_inspect(args) -> int:
+    from mydocker_net.output import to_json
+
+    outcome = make_service(args, needs_kernel_change=False).inspect(args.names)
+    print(to_json([net.details() for net in outcome.done]))
+    return report(outcome.errors)
+
+
+def cmd_remove(args) -> int:
+    outcome = make_service(args, needs_kernel_change=True).remove(args.names, force=args.force)
+    for name in outcome.done:
+        notice(args, f"{'would remove' if args.dry_run else 'removed'} network {name}")
+    return report(outcome.errors)
+
+
+# ---- entry point -----------------------------------------------------------------------------
+
+def _terminate(signum, _frame):
+    raise Terminated(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
+    args = None
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+                            format=f"{PROG}: %(levelname)s: %(message)s")
+        return args.handler(args)
+    except MyDockerNetError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted", file=sys.stderr)
+        return 130
+    except Terminated as sig:
+        print(f"{PROG}: error: terminated by signal {sig.args[0]}", file=sys.stderr)
+        return 128 + sig.args[0]
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence the flush at exit
+        return EXIT_FAILURE
+    except Exception as err:  # never a traceback: one line, details at debug level
+        log.debug("internal error", exc_info=True)
+        print(f"{PROG}: error: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,1 @@
+"""Pure builders: each returns a Cmd (an argument tuple) and runs nothing."""
