@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                            format=f"{PROG}: %(levelname)s: %(message)s")
+                            format=f"{PROG}: %(levelname)s: %(message)s", force=True)
         return args.handler(args)
     except MyDockerNetError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

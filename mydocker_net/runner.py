@@ -56,9 +56,13 @@ class ShRunner:
         return self._binaries[name]
 
     def _exec(self, cmd: Cmd, stdin: str | None = None) -> tuple[int, str, str]:
+        log.debug("run: %s", cmd)
+        return self._spawn(cmd, stdin)
+
+    def _spawn(self, cmd: Cmd, stdin: str | None) -> tuple[int, str, str]:
+        """Start the process and wait: (exit code, stdout, stderr). Unit tests mock this."""
         import sh  # noqa: PLC0415 - deferred on purpose, see module doc
 
-        log.debug("run: %s", cmd)
         program = sh.Command(self._binary(cmd.argv[0]))
         try:
             proc = program(
