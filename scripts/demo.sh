@@ -1,0 +1,34 @@
+#!/bin/sh
+# The main job, in a throwaway network namespace: run by `make demo` under
+#   unshare --net --mount --propagation private
+# so nothing here can touch the host's own network.
+set -eu
+MYDOCKER_NET=${MYDOCKER_NET:-.venv/bin/mydocker-net}
+MYDOCKER_NET_STATE_DIR=$(mktemp -d /tmp/mydocker-net-demo.XXXXXX)
+export MYDOCKER_NET_STATE_DIR
+trap 'rm -rf "$MYDOCKER_NET_STATE_DIR"' EXIT
+
+if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+  echo "demo: refusing to run in the host's network namespace (use make demo)" >&2
+  exit 1
+fi
+ip link set lo up
+
+step() { printf '\n$ %s\n' "$*"; "$@"; }
+
+echo "# mydocker-net demo in a throwaway network namespace; state in $MYDOCKER_NET_STATE_DIR"
+step "$MYDOCKER_NET" --dry-run network create --driver bridge --subnet 192.168.10.1/24 testbridge
+step "$MYDOCKER_NET" network create --driver bridge --subnet 192.168.10.1/24 testbridge
+step "$MYDOCKER_NET" network create --internal backend
+step "$MYDOCKER_NET" network list
+step "$MYDOCKER_NET" network inspect testbridge
+step ip -br addr show type bridge
+step iptables -w -t nat -S POSTROUTING
+step sysctl net.ipv4.ip_forward
+step "$MYDOCKER_NET" network create --driver bridge --subnet 192.168.10.0/24 testbridge || true
+step "$MYDOCKER_NET" network remove testbridge backend
+step "$MYDOCKER_NET" network list
+step ip -br link show type bridge
+step iptables -w -t nat -S POSTROUTING
+echo
+echo "# demo done: the namespace and everything in it go away now"
