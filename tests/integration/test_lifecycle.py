@@ -173,3 +173,19 @@ def _cli_env(sandbox):
 
 def _cli_argv(*args):
     return [sys.executable, "-m", "mydocker_net", *args]
+
+
+def test_a_namespace_on_the_bridge_reaches_the_gateway(sandbox):
+    """The bridge really forwards: a veth into a named namespace pings the gateway address."""
+    ok(sandbox.cli(*SEED))
+    sandbox.run("ip", "netns", "add", "c1")
+    sandbox.run("ip", "link", "add", "vc1", "type", "veth", "peer", "name", "eth0", "netns", "c1")
+    sandbox.run("ip", "link", "set", "vc1", "master", "testbridge", "up")
+    sandbox.run("ip", "-n", "c1", "addr", "add", "192.168.10.2/24", "dev", "eth0")
+    sandbox.run("ip", "-n", "c1", "link", "set", "eth0", "up")
+    ping = sandbox.run("ip", "netns", "exec", "c1", "ping", "-c", "1", "-W", "2", "192.168.10.1",
+                       check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    ok(sandbox.cli("network", "rm", "testbridge"))
+    assert "testbridge" not in sandbox.links()
+    assert "master" not in sandbox.links()["vc1"]  # the port is released, not deleted: not ours
