@@ -9,7 +9,7 @@ import signal
 import sys
 
 from mydocker_net import __version__
-from mydocker_net.errors import EXIT_FAILURE, EXIT_OK, MyDockerNetError, PermissionDenied, UsageError
+from mydocker_net.errors import EXIT_DRIFT, EXIT_FAILURE, EXIT_OK, MyDockerNetError, PermissionDenied, UsageError
 
 PROG = "mydocker-net"
 STATE_DIR_ENV = "MYDOCKER_NET_STATE_DIR"
@@ -75,19 +75,26 @@ def build_parser() -> Parser:
     remove.add_argument("-f", "--force", action="store_true", help="a missing network is not an error")
     remove.add_argument("names", nargs="+", metavar="NAME")
     remove.set_defaults(handler=cmd_remove)
+
+    check = objects.add_parser("doctor", parents=leaf,
+                               help="compare the store with the kernel; --fix repairs the kernel")
+    check.add_argument("--fix", action="store_true",
+                       help="make the kernel match the store; drop interrupted creates/removes")
+    check.set_defaults(handler=cmd_doctor)
     return parser
 
 
 # ---- wiring ----------------------------------------------------------------------------------
 
-def make_service(args, needs_kernel_change: bool):
+def make_service(args, needs_root: bool):
     from mydocker_net.privileges import has_net_admin
     from mydocker_net.runner import DryRunRunner, ShRunner
     from mydocker_net.service import Service
     from mydocker_net.store import DEFAULT_STATE_DIR, Store
 
-    if needs_kernel_change and not args.dry_run and not has_net_admin():
-        raise PermissionDenied("this command changes the network: run it as root (it needs CAP_NET_ADMIN)")
+    if needs_root and not args.dry_run and not has_net_admin():
+        raise PermissionDenied(f"{args.object} {getattr(args, 'verb', '') or ''}".strip()
+                               + " needs root: run it as root (it needs CAP_NET_ADMIN)")
     state_dir = args.state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
     runner = DryRunRunner(ShRunner()) if args.dry_run else ShRunner()
     return Service(Store(state_dir), runner, dry_run=args.dry_run, warn=warn)
@@ -116,7 +123,7 @@ def cmd_create(args) -> int:
 
     request = CreateRequest(name=args.name, driver=args.driver, subnet=args.subnet,
                             gateway=args.gateway, internal=args.internal, mtu=args.mtu)
-    net = make_service(args, needs_kernel_change=True).create(request)
+    net = make_service(args, needs_root=True).create(request)
     if args.format == "json" and not args.dry_run:
         from mydocker_net.output import to_json
         print(to_json(net.details()))
@@ -130,7 +137,7 @@ def cmd_create(args) -> int:
 def cmd_list(args) -> int:
     from mydocker_net import output
 
-    networks = make_service(args, needs_kernel_change=False).list()
+    networks = make_service(args, needs_root=False).list()
     if args.quiet:
         for net in networks:
             print(net.name)
@@ -144,16 +151,43 @@ def cmd_list(args) -> int:
 def cmd_inspect(args) -> int:
     from mydocker_net.output import to_json
 
-    outcome = make_service(args, needs_kernel_change=False).inspect(args.names)
+    outcome = make_service(args, needs_root=False).inspect(args.names)
     print(to_json([net.details() for net in outcome.done]))
     return report(outcome.errors)
 
 
 def cmd_remove(args) -> int:
-    outcome = make_service(args, needs_kernel_change=True).remove(args.names, force=args.force)
+    outcome = make_service(args, needs_root=True).remove(args.names, force=args.force)
     for name in outcome.done:
         notice(args, f"{'would remove' if args.dry_run else 'removed'} network {name}")
     return report(outcome.errors)
+
+
+def cmd_doctor(args) -> int:
+    report_ = make_service(args, needs_root=True).doctor(fix=args.fix)
+    if args.format == "json":
+        from mydocker_net.output import doctor_json
+        print(doctor_json(report_, args.fix))
+    else:
+        _print_doctor(args, report_)
+    return EXIT_DRIFT if report_.remaining else EXIT_OK
+
+
+def _print_doctor(args, report_) -> None:
+    if not report_.problems:
+        notice(args, f"ok: the kernel matches the store ({report_.checked} networks)")
+        return
+    out = sys.stderr if args.dry_run else sys.stdout
+    remaining = {p.line() for p in report_.remaining}
+    for index, problem in enumerate(report_.problems):
+        if not args.fix:
+            print(problem.line(), file=out)
+        elif index in report_.errors:
+            print(f"not fixed: {problem.line()}: {report_.errors[index]}", file=out)
+        elif problem.line() in remaining or not problem.fixable:
+            print(f"not fixed: {problem.line()}", file=out)
+        else:
+            print(f"{'would fix' if args.dry_run else 'fixed'}: {problem.line()}", file=out)
 
 
 # ---- entry point -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import shlex
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_DRIFT = 3  # doctor: the kernel and the store differ (after --fix: differences remain)
 
 
 class MyDockerNetError(Exception):

@@ -1,4 +1,4 @@
-"""What the kernel says now: links, addresses, routes, sysctls; read with `ip -j` and friends.
+"""What the kernel says now: links, addresses, routes, nat rules, sysctls.
 
 Reads run in dry-run too: they change nothing, and the plan depends on them.
 """
@@ -7,9 +7,29 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shlex
+from dataclasses import dataclass, field
 
-from mydocker_net.commands import ip, sysctl
+from mydocker_net.commands import ip, iptables, sysctl
 from mydocker_net.errors import CommandFailed
+
+
+@dataclass
+class Link:
+    name: str
+    kind: str  # "bridge", "veth", ... or "" (lo, physical NICs)
+    up: bool
+    mtu: int | None
+
+
+@dataclass
+class Snapshot:
+    """The kernel's view, read with a fixed number of commands whatever the number of networks."""
+
+    links: dict[str, Link] = field(default_factory=dict)
+    addresses: dict[str, list[str]] = field(default_factory=dict)  # ifname -> ["10.0.0.1/24"]
+    nat_rules: list[tuple[str, ...]] = field(default_factory=list)  # `iptables -S` -A lines, split
+    ip_forward: bool = False
 
 
 def _json(runner, cmd) -> list:
@@ -21,30 +41,54 @@ def _json(runner, cmd) -> list:
     return data if isinstance(data, list) else []
 
 
-def links(runner) -> dict[str, str]:
-    """{ifname: kind}; kind is '' for links without one (physical NICs, lo)."""
+def read_links(runner) -> dict[str, Link]:
     result = {}
-    for link in _json(runner, ip.links_json()):
-        kind = (link.get("linkinfo") or {}).get("info_kind", "")
-        result[link.get("ifname", "")] = kind
+    for entry in _json(runner, ip.links_json()):
+        name = entry.get("ifname", "")
+        result[name] = Link(name=name, kind=(entry.get("linkinfo") or {}).get("info_kind", ""),
+                            up="UP" in entry.get("flags", []), mtu=entry.get("mtu"))
+    return result
+
+
+def links(runner) -> dict[str, str]:
+    """{ifname: kind}."""
+    return {name: link.kind for name, link in read_links(runner).items()}
+
+
+def read_addresses(runner) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for entry in _json(runner, ip.addrs_json()):
+        cidrs = [f"{a['local']}/{a['prefixlen']}" for a in entry.get("addr_info", [])
+                 if a.get("family") == "inet"]
+        result[entry.get("ifname", "")] = cidrs
     return result
 
 
 def used_networks(runner) -> list[ipaddress.IPv4Network]:
     """IPv4 networks the host already uses: its addresses' subnets and its routes, not 'default'."""
-    found = []
-    for link in _json(runner, ip.addrs_json()):
-        for info in link.get("addr_info", []):
-            if info.get("family") == "inet":
-                found.append(ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False))
+    found = [ipaddress.IPv4Network(cidr, strict=False)
+             for cidrs in read_addresses(runner).values() for cidr in cidrs]
     for route in _json(runner, ip.routes_json()):
-        dst = route.get("dst", "default")
         try:
-            found.append(ipaddress.IPv4Network(dst, strict=False))
+            found.append(ipaddress.IPv4Network(route.get("dst", "default"), strict=False))
         except ValueError:
             pass  # "default" and anything that is not an IPv4 destination
     return found
 
 
+def read_nat_rules(runner) -> list[tuple[str, ...]]:
+    """The nat table's rules as argument tuples, e.g. ('-A', 'POSTROUTING', '-s', ...)."""
+    rules = []
+    for line in runner.read(iptables.nat_rules()).splitlines():
+        if line.startswith("-A "):
+            rules.append(tuple(shlex.split(line)))
+    return rules
+
+
 def ip_forward_enabled(runner) -> bool:
     return runner.read(sysctl.read(sysctl.IP_FORWARD)).strip() == "1"
+
+
+def snapshot(runner) -> Snapshot:
+    return Snapshot(links=read_links(runner), addresses=read_addresses(runner),
+                    nat_rules=read_nat_rules(runner), ip_forward=ip_forward_enabled(runner))

@@ -24,3 +24,19 @@ def _cell(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "" if value is None else str(value)
+
+
+def doctor_json(report, fixing: bool) -> str:
+    remaining = {p.line() for p in report.remaining}
+    problems = []
+    for index, problem in enumerate(report.problems):
+        record = problem.to_dict()
+        if fixing:
+            record["fixed"] = index not in report.errors and problem.line() not in remaining \
+                and problem.fixable
+            if index in report.errors:
+                record["error"] = str(report.errors[index])
+        problems.append(record)
+    return to_json({"consistent": not report.remaining, "networks": report.checked,
+                    "problems": problems,
+                    "remaining": [p.to_dict() for p in report.remaining]})

@@ -71,6 +71,7 @@ def rollback(done: list[Step], runner) -> None:
     """Best-effort: every undo is tried even when an earlier one fails."""
     for step in reversed(done):
         for cmd in step.undo:
+            log.info("rollback: %s", cmd)
             try:
                 runner.run(cmd)
             except MyDockerNetError as err:

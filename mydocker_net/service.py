@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from mydocker_net import ipam, kernel, validate
+from mydocker_net import doctor, ipam, kernel, validate
 from mydocker_net.drivers import bridge
 from mydocker_net.errors import Conflict, MyDockerNetError, NotFound, UsageError
 from mydocker_net.models import READY, REMOVING, Network
-from mydocker_net.plan import execute
+from mydocker_net.plan import Plan, execute
 from mydocker_net.store import State, Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,14 @@ class CreateRequest:
     gateway: str | None = None
     internal: bool = False
     mtu: int | None = None
+
+
+@dataclass
+class DoctorReport:
+    checked: int                      # networks in the store
+    problems: list[doctor.Problem]    # what the first look found
+    remaining: list[doctor.Problem]   # what is still wrong (after --fix: what it could not mend)
+    errors: dict[int, MyDockerNetError]  # problem index -> why its fix failed
 
 
 @dataclass
@@ -170,6 +178,37 @@ class Service:
         del state.networks[name]
         self._save(state)
         return True
+
+    # ---- doctor -------------------------------------------------------------------------------
+
+    def doctor(self, fix: bool = False) -> DoctorReport:
+        """Compare store and kernel; with fix, make the kernel match the store."""
+        if not fix:
+            state = self.store.snapshot()
+            problems = doctor.examine(state, kernel.snapshot(self.runner))
+            return DoctorReport(len(state.networks), problems, problems, {})
+        with self._state_for_change() as state:
+            checked = len(state.networks)
+            problems = doctor.examine(state, kernel.snapshot(self.runner))
+            errors = self._mend(problems, state)
+            if self.dry_run:  # nothing changed, so a second look would say the same
+                remaining = [p for i, p in enumerate(problems) if not p.fixable or i in errors]
+            else:
+                remaining = doctor.examine(state, kernel.snapshot(self.runner))
+        return DoctorReport(checked, problems, remaining, errors)
+
+    def _mend(self, problems: list[doctor.Problem], state: State) -> dict[int, MyDockerNetError]:
+        errors = {}
+        for index, problem in enumerate(problems):
+            try:
+                execute(Plan(list(problem.steps)), self.runner)
+            except MyDockerNetError as err:
+                errors[index] = err
+                continue
+            if problem.forget:
+                del state.networks[problem.network]
+                self._save(state)
+        return errors
 
     # ---- read-only ----------------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Builders for iproute2's `ip`."""
+"""Builders for iproute2's `ip`.
+
+Link names always follow `name` or `dev`: a bare `ip link add a ...` reads `a` as the keyword
+`address`, and names like `up`, `mtu` or `type` are keywords too.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,22 @@ from mydocker_net.plan import Cmd
 
 
 def bridge_add(name: str, mtu: int | None = None) -> Cmd:
-    argv = ["ip", "link", "add", name]
+    argv = ["ip", "link", "add", "name", name]
     if mtu is not None:
         argv += ["mtu", str(mtu)]
     return Cmd((*argv, "type", "bridge"))
 
 
 def link_del(name: str) -> Cmd:
-    return Cmd(("ip", "link", "del", name))
+    return Cmd(("ip", "link", "del", "dev", name))
 
 
 def link_up(name: str) -> Cmd:
-    return Cmd(("ip", "link", "set", name, "up"))
+    return Cmd(("ip", "link", "set", "dev", name, "up"))
 
 
 def link_down(name: str) -> Cmd:
-    return Cmd(("ip", "link", "set", name, "down"))
+    return Cmd(("ip", "link", "set", "dev", name, "down"))
 
 
 def addr_add(cidr: str, dev: str) -> Cmd:
@@ -43,3 +47,7 @@ def addrs_json() -> Cmd:
 
 def routes_json() -> Cmd:
     return Cmd(("ip", "-j", "route", "show"))
+
+
+def link_mtu(name: str, mtu: int) -> Cmd:
+    return Cmd(("ip", "link", "set", "dev", name, "mtu", str(mtu)))

@@ -25,3 +25,22 @@ def masquerade(subnet: str, bridge: str, network: str, action: str = APPEND) -> 
 
 def nat_rules() -> Cmd:
     return Cmd(("iptables", "-w", "-t", "nat", "-S"))
+
+
+def spec(cmd: Cmd) -> tuple[str, ...]:
+    """The rule as `iptables -S` prints it: from the -A/-C/-D flag on, with -A."""
+    argv = cmd.argv[cmd.argv.index("-t") + 2:]
+    return (APPEND, *argv[1:])
+
+
+def nat_delete(rule: tuple[str, ...]) -> Cmd:
+    """Delete a nat rule given as `iptables -S` printed it ('-A', 'CHAIN', ...)."""
+    return Cmd(("iptables", "-w", "-t", "nat", DELETE, *rule[1:]))
+
+
+def tag_of(rule: tuple[str, ...]) -> str | None:
+    """The network named by a rule's `mydocker-net:NAME` comment, or None for other rules."""
+    for flag, value in zip(rule, rule[1:]):
+        if flag == "--comment" and value.startswith(COMMENT_PREFIX):
+            return value[len(COMMENT_PREFIX):]
+    return None

@@ -78,7 +78,7 @@ def test_dry_run_changes_nothing_and_its_script_does_the_same_work(make_sandbox)
     script = ok(looked.cli("--dry-run", *SEED)).stdout
     assert looked.kernel_state() == before
     assert looked.state_files() == {}
-    assert script.startswith("ip link add testbridge type bridge\n")
+    assert script.startswith("ip link add name testbridge type bridge\n")
 
     ok(piped.run("sh", "-e", input=script))
     ok(real.cli(*SEED))
@@ -105,7 +105,7 @@ def test_dry_run_works_without_root(sandbox):
     finally:
         shutil.rmtree(readable)
     assert result.returncode == 0, result.stderr
-    assert "ip link add testbridge type bridge" in result.stdout
+    assert "ip link add name testbridge type bridge" in result.stdout
     assert listing.stdout == "other\n"
     assert denied.returncode == 1
     assert denied.stderr.strip().endswith("run it as root (it needs CAP_NET_ADMIN)")
@@ -113,7 +113,7 @@ def test_dry_run_works_without_root(sandbox):
 
 
 def test_foreign_link_is_never_adopted_or_deleted(sandbox):
-    sandbox.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+    sandbox.run("ip", "link", "add", "name", "eth0", "type", "veth", "peer", "name", "eth0p")
     refused = sandbox.cli("network", "create", "--subnet", "10.32.0.0/24", "eth0")
     assert refused.returncode == 1
     assert "link named eth0 already exists and was not made by mydocker-net" in refused.stderr
@@ -122,9 +122,9 @@ def test_foreign_link_is_never_adopted_or_deleted(sandbox):
 
 
 def test_auto_subnet_skips_addresses_already_on_the_host(sandbox):
-    sandbox.run("ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1")
+    sandbox.run("ip", "link", "add", "name", "up0", "type", "veth", "peer", "name", "up1")
     sandbox.run("ip", "addr", "add", "10.200.0.7/24", "dev", "up0")
-    sandbox.run("ip", "link", "set", "up0", "up")
+    sandbox.run("ip", "link", "set", "dev", "up0", "up")
     first = ok(sandbox.cli("network", "create", "auto1"))
     assert "subnet 10.200.1.0/24" in first.stdout
     ok(sandbox.cli("network", "create", "auto2"))
@@ -179,8 +179,8 @@ def test_a_namespace_on_the_bridge_reaches_the_gateway(sandbox):
     """The bridge really forwards: a veth into a named namespace pings the gateway address."""
     ok(sandbox.cli(*SEED))
     sandbox.run("ip", "netns", "add", "c1")
-    sandbox.run("ip", "link", "add", "vc1", "type", "veth", "peer", "name", "eth0", "netns", "c1")
-    sandbox.run("ip", "link", "set", "vc1", "master", "testbridge", "up")
+    sandbox.run("ip", "link", "add", "name", "vc1", "type", "veth", "peer", "name", "eth0", "netns", "c1")
+    sandbox.run("ip", "link", "set", "dev", "vc1", "master", "testbridge", "up")
     sandbox.run("ip", "-n", "c1", "addr", "add", "192.168.10.2/24", "dev", "eth0")
     sandbox.run("ip", "-n", "c1", "link", "set", "eth0", "up")
     ping = sandbox.run("ip", "netns", "exec", "c1", "ping", "-c", "1", "-W", "2", "192.168.10.1",
@@ -189,3 +189,13 @@ def test_a_namespace_on_the_bridge_reaches_the_gateway(sandbox):
     ok(sandbox.cli("network", "rm", "testbridge"))
     assert "testbridge" not in sandbox.links()
     assert "master" not in sandbox.links()["vc1"]  # the port is released, not deleted: not ours
+
+
+def test_names_that_are_ip_keywords_work(sandbox):
+    """`ip link add a ...` would read `a` as `address`; the tool must say `name a`."""
+    for index, name in enumerate(["a", "up", "mtu", "type", "dev"]):
+        ok(sandbox.cli("network", "create", "--subnet", f"10.35.{index}.0/24", name))
+        assert sandbox.links()[name]["linkinfo"]["info_kind"] == "bridge"
+        assert sandbox.addresses(name) == [f"10.35.{index}.1/24"]
+    ok(sandbox.cli("network", "rm", "a", "up", "mtu", "type", "dev"))
+    assert set(sandbox.links()) == {"lo"} and sandbox.nat_rules() == []

@@ -38,9 +38,9 @@ def test_dry_run_prints_a_script_and_writes_nothing(run, tmp_path, fake_kernel, 
     rule = ("POSTROUTING -s 192.168.10.0/24 '!' -o tb -m comment --comment mydocker-net:tb "
             "-j MASQUERADE")
     assert out.splitlines() == [
-        "ip link add tb type bridge",
+        "ip link add name tb type bridge",
         "ip addr add 192.168.10.1/24 dev tb",
-        "ip link set tb up",
+        "ip link set dev tb up",
         "sysctl -w net.ipv4.ip_forward=1",
         f"iptables -w -t nat -C {rule} 2>/dev/null || iptables -w -t nat -A {rule}",
     ]
@@ -54,7 +54,7 @@ def test_dry_run_needs_no_root(run, monkeypatch):
     assert run("--dry-run", "network", "create", "--subnet", "10.1.0.0/24", "x")[0] == 0
     code, out, err = run("network", "create", "--subnet", "10.1.0.0/24", "x")
     assert code == 1 and out == ""
-    assert err == ("mydocker-net: error: this command changes the network: run it as root "
+    assert err == ("mydocker-net: error: network create needs root: run it as root "
                    "(it needs CAP_NET_ADMIN)\n")
 
 
@@ -135,7 +135,7 @@ def test_corrupt_state_is_reported_with_its_path(run, tmp_path):
 
 def test_debug_log_shows_each_command(run):
     _, _, err = run("--log-level", "debug", "network", "create", "--subnet", "10.1.0.0/24", "a")
-    assert "mydocker-net: DEBUG: run: ip link add a type bridge" in err
+    assert "mydocker-net: DEBUG: run: ip link add name a type bridge" in err
 
 
 def test_search_path_keeps_callers_path_first():

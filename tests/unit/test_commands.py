@@ -2,15 +2,15 @@ from mydocker_net.commands import ip, iptables, sysctl
 
 
 def test_bridge_add_without_and_with_mtu():
-    assert ip.bridge_add("br0").argv == ("ip", "link", "add", "br0", "type", "bridge")
+    assert ip.bridge_add("br0").argv == ("ip", "link", "add", "name", "br0", "type", "bridge")
     assert ip.bridge_add("br0", 1400).argv == (
-        "ip", "link", "add", "br0", "mtu", "1400", "type", "bridge")
+        "ip", "link", "add", "name", "br0", "mtu", "1400", "type", "bridge")
 
 
 def test_link_and_addr_builders():
-    assert ip.link_del("br0").argv == ("ip", "link", "del", "br0")
-    assert ip.link_up("br0").argv == ("ip", "link", "set", "br0", "up")
-    assert ip.link_down("br0").argv == ("ip", "link", "set", "br0", "down")
+    assert ip.link_del("br0").argv == ("ip", "link", "del", "dev", "br0")
+    assert ip.link_up("br0").argv == ("ip", "link", "set", "dev", "br0", "up")
+    assert ip.link_down("br0").argv == ("ip", "link", "set", "dev", "br0", "down")
     assert ip.addr_add("10.1.0.1/24", "br0").argv == ("ip", "addr", "add", "10.1.0.1/24", "dev", "br0")
     assert ip.addr_del("10.1.0.1/24", "br0").argv == ("ip", "addr", "del", "10.1.0.1/24", "dev", "br0")
 

@@ -10,17 +10,17 @@ from mydocker_net.service import CreateRequest
 SEED_RULE = ("-s", "192.168.10.0/24", "!", "-o", "tb", "-m", "comment", "--comment",
              "mydocker-net:tb", "-j", "MASQUERADE")
 SEED_CREATE = [
-    ("ip", "link", "add", "tb", "type", "bridge"),
+    ("ip", "link", "add", "name", "tb", "type", "bridge"),
     ("ip", "addr", "add", "192.168.10.1/24", "dev", "tb"),
-    ("ip", "link", "set", "tb", "up"),
+    ("ip", "link", "set", "dev", "tb", "up"),
     ("sysctl", "-w", "net.ipv4.ip_forward=1"),
     ("iptables", "-w", "-t", "nat", "-A", "POSTROUTING", *SEED_RULE),
 ]
 # What undoes each of SEED_CREATE (sysctl is shared host state and stays on).
 SEED_UNDO = [
-    [("ip", "link", "del", "tb")],
+    [("ip", "link", "del", "dev", "tb")],
     [("ip", "addr", "del", "192.168.10.1/24", "dev", "tb")],
-    [("ip", "link", "set", "tb", "down")],
+    [("ip", "link", "set", "dev", "tb", "down")],
     [],
     [("iptables", "-w", "-t", "nat", "-D", "POSTROUTING", *SEED_RULE)],
 ]
@@ -50,9 +50,9 @@ def test_create_with_mtu_internal_and_forwarding_on(service, fake_kernel):
     service.create(CreateRequest(name="in", subnet="10.9.0.0/16", gateway="10.9.255.254",
                                  internal=True, mtu=1400))
     assert fake_kernel.changes == [
-        ("ip", "link", "add", "in", "mtu", "1400", "type", "bridge"),
+        ("ip", "link", "add", "name", "in", "mtu", "1400", "type", "bridge"),
         ("ip", "addr", "add", "10.9.255.254/16", "dev", "in"),
-        ("ip", "link", "set", "in", "up"),
+        ("ip", "link", "set", "dev", "in", "up"),
     ]
 
 
@@ -80,7 +80,7 @@ def test_rollback_continues_when_an_undo_fails(service, fake_kernel, store, mock
     original = fake_kernel.__call__
 
     def undo_fails(cmd, stdin=None):
-        if cmd.argv == ("ip", "link", "set", "tb", "down"):  # ... and so does an undo
+        if cmd.argv == ("ip", "link", "set", "dev", "tb", "down"):  # ... and so does an undo
             fake_kernel.changes.append(cmd.argv)
             return 1, "", "undo broke"
         return original(cmd, stdin)
@@ -90,7 +90,7 @@ def test_rollback_continues_when_an_undo_fails(service, fake_kernel, store, mock
     with pytest.raises(CommandFailed):
         service.create(seed())
     assert fake_kernel.changes[-2:] == [("ip", "addr", "del", "192.168.10.1/24", "dev", "tb"),
-                                        ("ip", "link", "del", "tb")]
+                                        ("ip", "link", "del", "dev", "tb")]
     assert json.loads(state_text(store))["networks"] == {}
 
 
@@ -127,7 +127,7 @@ def test_auto_subnet_skips_networks_and_host_routes(service, fake_kernel):
 
 REMOVE = [
     ("iptables", "-w", "-t", "nat", "-D", "POSTROUTING", *SEED_RULE),
-    ("ip", "link", "del", "tb"),
+    ("ip", "link", "del", "dev", "tb"),
 ]
 
 
@@ -152,7 +152,7 @@ def test_remove_never_deletes_a_foreign_link_of_that_name(service, fake_kernel):
     service.create(seed())
     fake_kernel.changes, fake_kernel.links = [], {"tb": "veth"}
     service.remove(["tb"])
-    assert ("ip", "link", "del", "tb") not in fake_kernel.changes
+    assert ("ip", "link", "del", "dev", "tb") not in fake_kernel.changes
 
 
 @pytest.mark.parametrize("k", range(len(REMOVE)))
