@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field, fields
 
 # Write-ahead status values of a network record.
@@ -36,7 +37,13 @@ class Network:
             raise ValueError(f"network record lacks {', '.join(sorted(missing))}")
         if data.get("status", CREATING) not in STATUSES:
             raise ValueError(f"unknown status {data.get('status')!r}")
-        return cls(**{k: v for k, v in data.items() if k in names})
+        net = cls(**{k: v for k, v in data.items() if k in names})
+        subnet = ipaddress.IPv4Network(net.subnet)  # ValueError when it is not one
+        if ipaddress.IPv4Address(net.gateway) not in subnet:
+            raise ValueError(f"gateway {net.gateway} is outside {net.subnet}")
+        if not isinstance(net.allocations, dict):
+            raise ValueError("allocations is not an object")
+        return net
 
     def summary(self) -> dict:
         """What `network list` shows, one record per network."""

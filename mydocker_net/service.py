@@ -111,7 +111,12 @@ class Service:
         return subnet
 
     def _refuse_existing(self, name: str, state: State) -> None:
-        if name in state.networks:
+        existing = state.networks.get(name)
+        if existing is not None and existing.status != READY:
+            raise Conflict(f"network {name} already exists, left in status {existing.status!r} by an "
+                           f"interrupted command: run 'mydocker-net network rm {name}' or "
+                           "'mydocker-net doctor --fix'")
+        if existing is not None:
             raise Conflict(f"network {name} already exists")
         if name in kernel.links(self.runner):
             raise Conflict(

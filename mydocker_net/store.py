@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,8 +96,13 @@ class Store:
     def _ensure_dir(self) -> None:
         try:
             self.dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            mode = self.dir.stat().st_mode
         except OSError as err:
             raise StoreError(f"cannot create state dir {self.dir}: {err.strerror or err}") from None
+        if mode & stat.S_IWOTH:
+            # anyone could swap state.json and steer what root runs: refuse rather than trust it
+            raise StoreError(f"state dir {self.dir} is world-writable; refusing to use it "
+                             f"(chmod o-w {self.dir})")
 
     def _open_lock(self) -> int:
         try:

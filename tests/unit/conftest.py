@@ -24,13 +24,14 @@ class FakeKernel:
     """
 
     def __init__(self, links=None, addrs=None, routes=None, ip_forward="0", rules_present=False,
-                 fail_at=None):
+                 fail_at=None, nat_rules=""):
         self.links = links or {}
         self.addrs = addrs or []
         self.routes = routes or []
         self.ip_forward = ip_forward
         self.rules_present = rules_present
         self.fail_at = fail_at
+        self.nat_rules = nat_rules  # what `iptables -t nat -S` prints
         self.calls: list[tuple[str, ...]] = []
         self.changes: list[tuple[str, ...]] = []
 
@@ -45,6 +46,8 @@ class FakeKernel:
             return 0, json.dumps(self.routes), ""
         if argv[:2] == ("sysctl", "-n"):
             return 0, self.ip_forward + "\n", ""
+        if argv[0] == "iptables" and "-S" in argv:
+            return 0, self.nat_rules, ""
         if argv[0] == "iptables" and "-C" in argv:
             return (0, "", "") if self.rules_present else (1, "", "Bad rule")
         index = len(self.changes)

@@ -76,3 +76,26 @@ def test_unreadable_file_is_an_error(tmp_path):
     store.path.mkdir()  # reading a directory fails with an OSError
     with pytest.raises(StoreError, match="cannot read"):
         store.snapshot()
+
+
+def test_world_writable_state_dir_is_refused(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    state_dir.chmod(0o777)
+    with pytest.raises(StoreError, match="world-writable; refusing"):
+        with Store(state_dir).locked():
+            pass
+    assert not (state_dir / "lock").exists()
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("subnet", "not-a-subnet", "not-a-subnet"),
+    ("gateway", "10.9.9.9", "outside"),
+    ("allocations", [], "allocations is not an object"),
+])
+def test_record_values_are_checked_on_load(tmp_path, field, value, reason):
+    record = _net().to_dict() | {field: value}
+    store = Store(tmp_path)
+    store.path.write_text(json.dumps({"schema": 1, "networks": {"n1": record}}))
+    with pytest.raises(StoreError, match=reason):
+        store.snapshot()

@@ -1,0 +1,152 @@
+"""doctor.examine over hand-made store states and kernel snapshots; service.doctor's fix loop."""
+
+import pytest
+
+from mydocker_net import doctor
+from mydocker_net.kernel import Link, Snapshot
+from mydocker_net.models import Network
+from mydocker_net.service import CreateRequest
+from mydocker_net.store import State
+
+RULE = ("-A", "POSTROUTING", "-s", "10.1.0.0/24", "!", "-o", "n1", "-m", "comment", "--comment",
+        "mydocker-net:n1", "-j", "MASQUERADE")
+
+
+def net(name="n1", subnet="10.1.0.0/24", gateway="10.1.0.1", **kw):
+    fields = dict(name=name, driver="bridge", subnet=subnet, gateway=gateway, bridge=name,
+                  internal=False, mtu=None, created="2026-01-01T00:00:00+00:00", status="ready",
+                  allocations={gateway: "gateway"})
+    return Network(**(fields | kw))
+
+
+def healthy(**changes) -> Snapshot:
+    snap = Snapshot(links={"lo": Link("lo", "", True, 65536), "n1": Link("n1", "bridge", True, 1500)},
+                    addresses={"lo": ["127.0.0.1/8"], "n1": ["10.1.0.1/24"]},
+                    nat_rules=[RULE], ip_forward=True)
+    for key, value in changes.items():
+        setattr(snap, key, value)
+    return snap
+
+
+def state(*nets) -> State:
+    return State(networks={n.name: n for n in nets})
+
+
+def checks(problems):
+    return [(p.network, p.check) for p in problems]
+
+
+def argvs(problem):
+    return [step.do.argv for step in problem.steps]
+
+
+def test_consistent_is_silent():
+    assert doctor.examine(state(net()), healthy()) == []
+    assert doctor.examine(state(), Snapshot()) == []  # no networks: forwarding is none of ours
+
+
+def test_bridge_missing_is_rebuilt_with_its_address_and_up():
+    problems = doctor.examine(state(net()), healthy(links={}, addresses={}))
+    assert checks(problems) == [("n1", "bridge-missing")]
+    assert argvs(problems[0]) == [
+        ("ip", "link", "add", "name", "n1", "type", "bridge"),
+        ("ip", "addr", "add", "10.1.0.1/24", "dev", "n1"),
+        ("ip", "link", "set", "dev", "n1", "up"),
+    ]
+
+
+def test_foreign_link_of_that_name_is_reported_not_touched():
+    problems = doctor.examine(state(net()), healthy(links={"n1": Link("n1", "veth", True, 1500)}))
+    assert checks(problems) == [("n1", "bridge-foreign")]
+    assert not problems[0].fixable
+
+
+def test_down_wrong_mtu_missing_and_extra_addresses():
+    snap = healthy(links={"n1": Link("n1", "bridge", False, 1500)},
+                   addresses={"n1": ["10.1.0.9/24", "10.7.0.1/16"]})
+    problems = doctor.examine(state(net(mtu=1400)), snap)
+    assert checks(problems) == [("n1", "bridge-mtu"), ("n1", "address-missing"),
+                                ("n1", "address-extra"), ("n1", "address-extra"), ("n1", "bridge-down")]
+    assert [argvs(p) for p in problems] == [
+        [("ip", "link", "set", "dev", "n1", "mtu", "1400")],
+        [("ip", "addr", "add", "10.1.0.1/24", "dev", "n1")],
+        [("ip", "addr", "del", "10.1.0.9/24", "dev", "n1")],
+        [("ip", "addr", "del", "10.7.0.1/16", "dev", "n1")],
+        [("ip", "link", "set", "dev", "n1", "up")],
+    ]
+
+
+def test_rule_missing_duplicated_and_stray():
+    missing = doctor.examine(state(net()), healthy(nat_rules=[]))
+    assert checks(missing) == [("n1", "rule-missing")]
+    assert missing[0].steps[0].skip_if.argv[4] == "-C" and missing[0].steps[0].do.argv[4] == "-A"
+
+    stray = ("-A", "POSTROUTING", "-s", "10.9.0.0/24", "-m", "comment", "--comment",
+             "mydocker-net:n1", "-j", "MASQUERADE")
+    problems = doctor.examine(state(net()), healthy(nat_rules=[RULE, RULE, RULE, stray]))
+    assert checks(problems) == [("n1", "rule-duplicate"), ("n1", "rule-stray")]
+    delete = ("iptables", "-w", "-t", "nat", "-D", *RULE[1:])
+    assert argvs(problems[0]) == [delete, delete]
+    assert argvs(problems[1]) == [("iptables", "-w", "-t", "nat", "-D", *stray[1:])]
+
+
+def test_internal_network_must_have_no_rule():
+    problems = doctor.examine(state(net(internal=True)), healthy())
+    assert checks(problems) == [("n1", "rule-duplicate")]
+    assert "internal" in problems[0].detail
+    assert doctor.examine(state(net(internal=True)), healthy(nat_rules=[])) == []
+
+
+def test_orphan_rules_are_ours_only():
+    orphan = ("-A", "POSTROUTING", "-s", "10.2.0.0/24", "!", "-o", "gone", "-m", "comment",
+              "--comment", "mydocker-net:gone", "-j", "MASQUERADE")
+    foreign = ("-A", "POSTROUTING", "-s", "10.3.0.0/24", "-m", "comment", "--comment", "docker",
+               "-j", "MASQUERADE")
+    untagged = ("-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE")
+    problems = doctor.examine(state(net()), healthy(nat_rules=[RULE, orphan, foreign, untagged]))
+    assert checks(problems) == [("orphan", "rule-orphan")]
+    assert argvs(problems[0]) == [("iptables", "-w", "-t", "nat", "-D", *orphan[1:])]
+
+
+def test_forwarding_off_is_a_host_problem():
+    problems = doctor.examine(state(net()), healthy(ip_forward=False))
+    assert checks(problems) == [("host", "ip-forward-off")]
+    assert argvs(problems[0]) == [("sysctl", "-w", "net.ipv4.ip_forward=1")]
+
+
+@pytest.mark.parametrize("status", ["creating", "removing"])
+def test_interrupted_records_are_taken_away(status):
+    problems = doctor.examine(state(net(status=status)), healthy())
+    assert checks(problems) == [("n1", f"left-{status}")]
+    assert problems[0].forget
+    assert argvs(problems[0]) == [("iptables", "-w", "-t", "nat", "-D", *RULE[1:]),
+                                  ("ip", "link", "del", "dev", "n1")]
+    gone = doctor.examine(state(net(status=status)), healthy(links={}, addresses={}, nat_rules=[]))
+    assert [s.do.argv[0] for s in gone[0].steps] == ["iptables"]  # guarded by -C at run time
+
+
+def test_service_doctor_fix_runs_the_steps_and_forgets_interrupted(service, fake_kernel, store):
+    service.create(CreateRequest(name="n1", subnet="10.1.0.0/24"))
+    with store.locked() as st:
+        st.networks["n1"].status = "creating"
+        store.save(st)
+    fake_kernel.changes, fake_kernel.links = [], {"n1": "bridge"}
+    fake_kernel.nat_rules, fake_kernel.ip_forward = "-P POSTROUTING ACCEPT\n", "1"
+    fake_kernel.rules_present = True
+    report = service.doctor(fix=True)
+    assert [p.check for p in report.problems] == ["left-creating"]
+    assert report.errors == {}
+    assert fake_kernel.changes == [("iptables", "-w", "-t", "nat", "-D", *RULE[1:]),
+                                   ("ip", "link", "del", "dev", "n1")]
+    assert store.snapshot().networks == {}
+
+
+def test_service_doctor_reports_a_failed_fix(service, fake_kernel):
+    service.create(CreateRequest(name="n1", subnet="10.1.0.0/24"))
+    fake_kernel.changes, fake_kernel.links, fake_kernel.ip_forward = [], {}, "1"
+    fake_kernel.nat_rules = "-A " + " ".join(RULE[1:]).replace("mydocker-net:n1", '"mydocker-net:n1"')
+    fake_kernel.fail_at = 0
+    report = service.doctor(fix=True)
+    assert [p.check for p in report.problems] == ["bridge-missing"]
+    assert list(report.errors) == [0] and "boom" in str(report.errors[0])
+    assert report.remaining  # still broken, so the CLI exits 3
