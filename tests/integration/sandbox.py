@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,10 +61,20 @@ class Sandbox:
             raise SandboxError(f"{' '.join(argv)} exited {result.returncode}: {result.stderr.strip()}")
         return result
 
+    def cli_env(self, env: dict | None = None) -> dict:
+        return {**self.env, "MYDOCKER_NET_STATE_DIR": str(self.state_dir), **(env or {})}
+
     def cli(self, *args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
         """The real CLI, as a user would run it, against this sandbox's kernel and state dir."""
-        env = {**self.env, "MYDOCKER_NET_STATE_DIR": str(self.state_dir), **(env or {})}
-        return self.run(sys.executable, "-m", "mydocker_net", *args, check=False, env=env, **kw)
+        return self.run(sys.executable, "-m", "mydocker_net", *args, check=False,
+                        env=self.cli_env(env), **kw)
+
+    def spawn_cli(self, *args: str, env: dict | None = None) -> subprocess.Popen:
+        """The CLI started in the background; nsenter execs it, so the Popen's pid is the CLI's."""
+        return subprocess.Popen(
+            ["nsenter", "-t", str(self.proc.pid), "-n", "-m", "--",
+             sys.executable, "-m", "mydocker_net", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.cli_env(env))
 
     def json(self, *argv: str):
         return json.loads(self.run(*argv).stdout or "null")
@@ -95,10 +106,32 @@ class Sandbox:
                 "mtu": link.get("mtu"),
                 "addresses": sorted(self.addresses(name)),
             }
-        return {"links": links, "nat": self.nat_rules(),
+        return {"links": links, "nat": sorted(self.nat_rules()),
                 "ip_forward": self.sysctl("net.ipv4.ip_forward")}
+
+    def raw_state(self) -> dict:
+        """`ip -j link`, `ip -j addr`, `iptables-save -t nat` as they are, for exact comparisons."""
+        save = self.run("iptables-save", "-t", "nat").stdout.splitlines()
+        return {"link": self.json("ip", "-j", "link"), "addr": self.json("ip", "-j", "addr"),
+                "nat": sorted(line.split(" [")[0] for line in save if not line.startswith("#"))}
 
     def state_files(self) -> dict[str, str]:
         if not self.state_dir.exists():
             return {}
         return {p.name: p.read_text() for p in sorted(self.state_dir.iterdir())}
+
+
+def fake_tool(bindir: Path, tool: str, pattern: str, action: str) -> None:
+    """Put a `tool` first on PATH that does `action` when its arguments contain `pattern`,
+    and otherwise runs the real one."""
+    real = shutil.which(tool, path=SYSTEM_PATH)
+    script = bindir / tool
+    script.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" {pattern} "*) {action} ;; esac\n'
+        f'exec {real} "$@"\n'
+    )
+    script.chmod(0o755)
+
+
+FAIL = 'echo "injected failure" >&2; exit 7'
