@@ -199,3 +199,13 @@ def test_names_that_are_ip_keywords_work(sandbox):
         assert sandbox.addresses(name) == [f"10.35.{index}.1/24"]
     ok(sandbox.cli("network", "rm", "a", "up", "mtu", "type", "dev"))
     assert set(sandbox.links()) == {"lo"} and sandbox.nat_rules() == []
+
+
+def test_remove_succeeds_when_parts_are_already_gone(sandbox):
+    ok(sandbox.cli("network", "create", "--subnet", "10.36.0.0/24", "half"))
+    ok(sandbox.cli("network", "create", "--subnet", "10.37.0.0/24", "gone"))
+    sandbox.run("ip", "link", "del", "dev", "half")  # bridge gone behind the tool's back
+    sandbox.run("iptables", "-w", "-t", "nat", "-F")   # and every rule
+    ok(sandbox.cli("network", "rm", "half", "gone"))
+    assert set(sandbox.links()) == {"lo"} and sandbox.nat_rules() == []
+    assert json.loads(sandbox.state_files()["state.json"])["networks"] == {}

@@ -150,3 +150,13 @@ def test_service_doctor_reports_a_failed_fix(service, fake_kernel):
     assert [p.check for p in report.problems] == ["bridge-missing"]
     assert list(report.errors) == [0] and "boom" in str(report.errors[0])
     assert report.remaining  # still broken, so the CLI exits 3
+
+
+@pytest.mark.parametrize("count", [1, 25])
+def test_doctor_reads_the_kernel_with_a_constant_number_of_commands(service, fake_kernel, count):
+    for i in range(count):
+        service.create(CreateRequest(name=f"n{i}", subnet=f"10.{i}.0.0/24"))
+    fake_kernel.calls = []
+    service.doctor()
+    assert sorted(c[:2] for c in fake_kernel.calls) == [
+        ("ip", "-j"), ("ip", "-j"), ("iptables", "-w"), ("sysctl", "-n")]
