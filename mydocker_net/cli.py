@@ -72,9 +72,27 @@ def build_parser() -> Parser:
     inspect.set_defaults(handler=cmd_inspect)
 
     remove = verbs.add_parser("remove", aliases=["rm"], help="remove networks", parents=leaf)
-    remove.add_argument("-f", "--force", action="store_true", help="a missing network is not an error")
+    remove.add_argument("-f", "--force", action="store_true",
+                        help="a missing network is not an error; endpoints are disconnected first")
     remove.add_argument("names", nargs="+", metavar="NAME")
     remove.set_defaults(handler=cmd_remove)
+
+    connect = verbs.add_parser("connect", parents=leaf,
+                               help="join a network namespace (name, path or PID) to a network")
+    connect.add_argument("--ip", help="static address (default: the lowest free one)")
+    connect.add_argument("--ifname", default="eth0", help="interface name inside (default: eth0)")
+    connect.add_argument("-p", "--publish", action="append", default=[],
+                         metavar="HOSTPORT:CONTAINERPORT[/tcp|/udp]", help="publish a port (repeatable)")
+    connect.add_argument("network", metavar="NETWORK")
+    connect.add_argument("target", metavar="TARGET")
+    connect.set_defaults(handler=cmd_connect)
+
+    disconnect = verbs.add_parser("disconnect", parents=leaf, help="take a namespace off a network")
+    disconnect.add_argument("-f", "--force", action="store_true",
+                            help="a target that is not connected is not an error")
+    disconnect.add_argument("network", metavar="NETWORK")
+    disconnect.add_argument("target", metavar="TARGET")
+    disconnect.set_defaults(handler=cmd_disconnect)
 
     check = objects.add_parser("doctor", parents=leaf,
                                help="compare the store with the kernel; --fix repairs the kernel")
@@ -161,6 +179,31 @@ def cmd_remove(args) -> int:
     for name in outcome.done:
         notice(args, f"{'would remove' if args.dry_run else 'removed'} network {name}")
     return report(outcome.errors)
+
+
+def cmd_connect(args) -> int:
+    from mydocker_net.service import ConnectRequest
+
+    request = ConnectRequest(network=args.network, target=args.target, ip=args.ip,
+                             ifname=args.ifname, publish=tuple(args.publish))
+    net, ep = make_service(args, needs_root=True).connect(request)
+    if args.format == "json" and not args.dry_run:
+        from mydocker_net.output import to_json
+        print(to_json(ep.view() | {"network": net.name}))
+    else:
+        ports = f", ports {', '.join(str(p) for p in ep.ports())}" if ep.publish else ""
+        verb = "would connect" if args.dry_run else "connected"
+        notice(args, f"{verb} {ep.target} to network {net.name}: {ep.ifname} {ep.address}/"
+                     f"{net.prefixlen}, gateway {net.gateway}{ports}")
+    return EXIT_OK
+
+
+def cmd_disconnect(args) -> int:
+    ep = make_service(args, needs_root=True).disconnect(args.network, args.target, force=args.force)
+    if ep is not None:
+        verb = "would disconnect" if args.dry_run else "disconnected"
+        notice(args, f"{verb} {ep.target} from network {args.network}")
+    return EXIT_OK
 
 
 def cmd_doctor(args) -> int:

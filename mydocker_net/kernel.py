@@ -20,6 +20,7 @@ class Link:
     kind: str  # "bridge", "veth", ... or "" (lo, physical NICs)
     up: bool
     mtu: int | None
+    master: str | None = None  # the bridge a port is attached to
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Snapshot:
 
     links: dict[str, Link] = field(default_factory=dict)
     addresses: dict[str, list[str]] = field(default_factory=dict)  # ifname -> ["10.0.0.1/24"]
-    nat_rules: list[tuple[str, ...]] = field(default_factory=list)  # `iptables -S` -A lines, split
+    rules: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (table, -S line split)
     ip_forward: bool = False
 
 
@@ -41,18 +42,23 @@ def _json(runner, cmd) -> list:
     return data if isinstance(data, list) else []
 
 
-def read_links(runner) -> dict[str, Link]:
+def read_links(runner, ns: tuple[str, ...] = ip.HOST) -> dict[str, Link]:
     result = {}
-    for entry in _json(runner, ip.links_json()):
+    for entry in _json(runner, ip.links_json(ns)):
         name = entry.get("ifname", "")
         result[name] = Link(name=name, kind=(entry.get("linkinfo") or {}).get("info_kind", ""),
-                            up="UP" in entry.get("flags", []), mtu=entry.get("mtu"))
+                            up="UP" in entry.get("flags", []), mtu=entry.get("mtu"),
+                            master=entry.get("master"))
     return result
 
 
-def links(runner) -> dict[str, str]:
-    """{ifname: kind}."""
-    return {name: link.kind for name, link in read_links(runner).items()}
+def links(runner, ns: tuple[str, ...] = ip.HOST) -> dict[str, str]:
+    """{ifname: kind}, in the host namespace or, with ns, inside a target's."""
+    return {name: link.kind for name, link in read_links(runner, ns).items()}
+
+
+def has_default_route(runner, ns: tuple[str, ...]) -> bool:
+    return bool(_json(runner, ip.default_routes_json(ns)))
 
 
 def read_addresses(runner) -> dict[str, list[str]]:
@@ -76,13 +82,10 @@ def used_networks(runner) -> list[ipaddress.IPv4Network]:
     return found
 
 
-def read_nat_rules(runner) -> list[tuple[str, ...]]:
-    """The nat table's rules as argument tuples, e.g. ('-A', 'POSTROUTING', '-s', ...)."""
-    rules = []
-    for line in runner.read(iptables.nat_rules()).splitlines():
-        if line.startswith("-A "):
-            rules.append(tuple(shlex.split(line)))
-    return rules
+def read_rules(runner, table: str) -> list[tuple[str, ...]]:
+    """A table's rules as argument tuples, e.g. ('-A', 'POSTROUTING', '-s', ...)."""
+    return [tuple(shlex.split(line)) for line in runner.read(iptables.list_rules(table)).splitlines()
+            if line.startswith("-A ")]
 
 
 def ip_forward_enabled(runner) -> bool:
@@ -90,5 +93,6 @@ def ip_forward_enabled(runner) -> bool:
 
 
 def snapshot(runner) -> Snapshot:
-    return Snapshot(links=read_links(runner), addresses=read_addresses(runner),
-                    nat_rules=read_nat_rules(runner), ip_forward=ip_forward_enabled(runner))
+    rules = [(table, spec) for table in iptables.TABLES for spec in read_rules(runner, table)]
+    return Snapshot(links=read_links(runner), addresses=read_addresses(runner), rules=rules,
+                    ip_forward=ip_forward_enabled(runner))

@@ -6,7 +6,7 @@ import json
 
 from mydocker_net.models import Network
 
-LIST_COLUMNS = ("name", "driver", "subnet", "gateway", "bridge", "internal", "status")
+LIST_COLUMNS = ("name", "driver", "subnet", "gateway", "bridge", "internal", "endpoints", "status")
 
 
 def to_json(data) -> str:

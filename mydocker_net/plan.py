@@ -44,6 +44,9 @@ class Step:
 class Plan:
     steps: list[Step] = field(default_factory=list)
 
+    def __post_init__(self):
+        self.steps = list(self.steps)
+
     def add(self, step: Step) -> None:
         self.steps.append(step)
 

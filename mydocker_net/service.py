@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from mydocker_net import doctor, ipam, kernel, validate
+import hashlib
+
+from mydocker_net import doctor, ipam, kernel, targets, validate
 from mydocker_net.drivers import bridge
 from mydocker_net.errors import Conflict, MyDockerNetError, NotFound, UsageError
-from mydocker_net.models import READY, REMOVING, Network
+from mydocker_net.models import READY, REMOVING, Endpoint, Network, Publish
 from mydocker_net.plan import Plan, execute
 from mydocker_net.store import State, Store
 
@@ -33,6 +35,15 @@ class CreateRequest:
     gateway: str | None = None
     internal: bool = False
     mtu: int | None = None
+
+
+@dataclass
+class ConnectRequest:
+    network: str
+    target: str
+    ip: str | None = None
+    ifname: str = "eth0"
+    publish: tuple[str, ...] = ()
 
 
 @dataclass
@@ -146,7 +157,7 @@ class Service:
         return Network(
             name=req.name, driver=req.driver, subnet=str(subnet), gateway=gateway,
             bridge=req.name, internal=req.internal, mtu=req.mtu,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=_now(),
             allocations=pool.allocations,
         )
 
@@ -170,6 +181,11 @@ class Service:
             if force:
                 return False
             raise NotFound(f"network {name} not found")
+        if net.endpoints and not force:
+            names = ", ".join(f"{ep.target} ({ep.ifname})" for ep in net.endpoints.values())
+            raise Conflict(f"network {name} has endpoints: {names}; disconnect them or use --force")
+        for ep in list(net.endpoints.values()):
+            self._disconnect_one(net, ep, state)
         previous = net.status
         net.status = REMOVING
         self._save(state)  # write-ahead: status "removing"
@@ -183,6 +199,136 @@ class Service:
         del state.networks[name]
         self._save(state)
         return True
+
+    # ---- connect / disconnect -----------------------------------------------------------------
+
+    def connect(self, req: ConnectRequest) -> tuple[Network, Endpoint]:
+        validate.network_name(req.network)
+        validate.ifname(req.ifname)
+        static_ip = validate.address(req.ip) if req.ip is not None else None
+        ports = self._requested_ports(req.publish)
+        target, ident = targets.resolve(req.target)
+        with self._state_for_change() as state:
+            net = self._ready_network(state, req.network)
+            self._refuse_double_connect(net, target, ident)
+            self._refuse_taken_ports(state, ports)
+            inside = kernel.read_links(self.runner, target.ip)
+            if req.ifname in inside:
+                raise Conflict(f"interface {req.ifname} already exists in target {req.target}")
+            ep = self._new_endpoint(state, net, target, ident, req.ifname, static_ip, ports)
+            ep.lo_up = not getattr(inside.get("lo"), "up", True)
+            ep.default_route = not kernel.has_default_route(self.runner, target.ip)
+            net.endpoints[ep.host_veth] = ep
+            self._save(state)  # write-ahead: endpoint "creating", address held
+            try:
+                execute(bridge.plan_connect(net, ep, target), self.runner)
+            except BaseException:
+                self._forget_endpoint(net, ep)
+                self._save(state)
+                raise
+            ep.status = READY
+            self._save(state)
+        return net, ep
+
+    def disconnect(self, network: str, target_text: str, force: bool = False) -> Endpoint | None:
+        validate.network_name(network)
+        target = targets.parse(target_text)
+        with self._state_for_change() as state:
+            net = state.networks.get(network)
+            if net is None:
+                raise NotFound(f"network {network} not found")
+            ep = _find_endpoint(net, target)
+            if ep is None:
+                if force:
+                    return None
+                raise NotFound(f"target {target_text} is not connected to network {network}")
+            self._disconnect_one(net, ep, state)
+        return ep
+
+    def _disconnect_one(self, net: Network, ep: Endpoint, state: State) -> None:
+        """Works from the record: rules that are there, the veth if it is there (it is not when
+        the namespace died: the kernel took both ends)."""
+        previous = ep.status
+        ep.status = REMOVING
+        self._save(state)
+        present = kernel.links(self.runner).get(ep.host_veth) == "veth"
+        try:
+            execute(bridge.plan_disconnect(ep, present), self.runner)
+        except BaseException:
+            ep.status = previous
+            self._save(state)
+            raise
+        self._forget_endpoint(net, ep)
+        self._save(state)
+
+    @staticmethod
+    def _forget_endpoint(net: Network, ep: Endpoint) -> None:
+        pool = ipam.AddressPool(net.subnet, net.allocations)
+        if pool.owner(ep.address) is not None:
+            pool.release(ep.address)
+        net.endpoints.pop(ep.host_veth, None)
+
+    @staticmethod
+    def _requested_ports(texts) -> list[Publish]:
+        ports = [Publish(*validate.publish(text)) for text in texts]
+        seen = set()
+        for port in ports:
+            if (port.host_port, port.proto) in seen:
+                raise UsageError(f"host port {port.host_port}/{port.proto} is published twice")
+            seen.add((port.host_port, port.proto))
+        return ports
+
+    @staticmethod
+    def _ready_network(state: State, name: str) -> Network:
+        net = state.networks.get(name)
+        if net is None:
+            raise NotFound(f"network {name} not found")
+        if net.status != READY:
+            raise Conflict(f"network {name} is in status {net.status!r}; run 'mydocker-net doctor --fix'")
+        return net
+
+    @staticmethod
+    def _refuse_double_connect(net: Network, target: targets.Target, ident: str) -> None:
+        for ep in net.endpoints.values():
+            if ep.netns_id == ident or (ep.target_kind == target.kind and ep.target == target.given):
+                raise Conflict(f"target {target.given} is already connected to network {net.name} "
+                               f"({ep.ifname}, {ep.address})")
+
+    @staticmethod
+    def _refuse_taken_ports(state: State, ports: list[Publish]) -> None:
+        taken = {(p.host_port, p.proto): (net.name, ep.target)
+                 for net in state.networks.values() for ep in net.endpoints.values()
+                 for p in ep.ports()}
+        for port in ports:
+            holder = taken.get((port.host_port, port.proto))
+            if holder is not None:
+                raise Conflict(f"host port {port.host_port}/{port.proto} is already published by "
+                               f"{holder[1]} on network {holder[0]}")
+
+    def _new_endpoint(self, state: State, net: Network, target: targets.Target, ident: str,
+                      ifname: str, static_ip, ports: list[Publish]) -> Endpoint:
+        host_veth = self._veth_name(state, net.name, ident, ifname)
+        owner = {"network": net.name, "target": target.given, "netns": ident, "ifname": ifname}
+        pool = ipam.AddressPool(net.subnet, net.allocations)
+        address = str(pool.reserve(static_ip, owner) if static_ip else pool.allocate(owner))
+        rules = bridge.publish_rules(net, address, ports)
+        return Endpoint(
+            host_veth=host_veth, target=target.given, target_kind=target.kind,
+            netns_path=target.path, netns_id=ident, ifname=ifname, address=address,
+            created=_now(), publish=[vars(p) for p in ports], rules=[r.to_list() for r in rules],
+        )
+
+    def _veth_name(self, state: State, network: str, ident: str, ifname: str) -> str:
+        """`mdn` + 10 hex digits of a hash of (network, namespace, ifname): deterministic, 13 chars;
+        on the rare clash with an existing link, the next salt."""
+        in_use = set(kernel.links(self.runner))
+        in_use.update(key for net in state.networks.values() for key in net.endpoints)
+        for salt in range(100):
+            digest = hashlib.sha256(f"{network}|{ident}|{ifname}|{salt}".encode()).hexdigest()
+            name = f"mdn{digest[:10]}"
+            if name not in in_use:
+                return name
+        raise Conflict("no free veth name")  # unreachable in practice
 
     # ---- doctor -------------------------------------------------------------------------------
 
@@ -213,6 +359,10 @@ class Service:
             if problem.forget:
                 del state.networks[problem.network]
                 self._save(state)
+            elif problem.forget_endpoint is not None:
+                net = state.networks[problem.network]
+                self._forget_endpoint(net, net.endpoints[problem.forget_endpoint])
+                self._save(state)
         return errors
 
     # ---- read-only ----------------------------------------------------------------------------
@@ -229,3 +379,18 @@ class Service:
             else:
                 outcome.errors.append(NotFound(f"network {name} not found"))
         return outcome
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _find_endpoint(net: Network, target: targets.Target) -> Endpoint | None:
+    """By the name the user gave, or by the namespace's identity when it still exists."""
+    ident = targets.identity(target)
+    for ep in net.endpoints.values():
+        if ep.target_kind == target.kind and ep.target == target.given:
+            return ep
+        if ident is not None and ep.netns_id == ident:
+            return ep
+    return None

@@ -23,6 +23,34 @@ def network_name(name: str) -> str:
     return name
 
 
+def ifname(name: str) -> str:
+    """An interface name for inside the target: the same rule as network names."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise ValidationError(f"invalid interface name {name!r}: use 1-15 characters of "
+                              "A-Z a-z 0-9 _ . -, not starting with '-' or '.'")
+    return name
+
+
+def address(text: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        raise ValidationError(f"invalid address {text!r}: expected an IPv4 address") from None
+
+
+PUBLISH_RE = re.compile(r"(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?")
+
+
+def publish(text: str) -> tuple[int, int, str]:
+    """HOSTPORT:CONTAINERPORT[/tcp|/udp] -> (host_port, container_port, proto)."""
+    found = PUBLISH_RE.fullmatch(text or "")
+    ports = [int(found.group(1)), int(found.group(2))] if found else []
+    if not found or not all(1 <= port <= 65535 for port in ports):
+        raise ValidationError(f"invalid publish {text!r}: expected HOSTPORT:CONTAINERPORT[/tcp|/udp] "
+                              "with ports 1-65535")
+    return ports[0], ports[1], found.group(3) or "tcp"
+
+
 def driver(name: str) -> str:
     if name not in DRIVERS:
         raise ValidationError(f"unknown driver {name!r}: known drivers are {', '.join(DRIVERS)}")

@@ -90,7 +90,10 @@ class Sandbox:
                 if a["family"] == "inet"]
 
     def nat_rules(self) -> list[str]:
-        out = self.run("iptables", "-w", "-t", "nat", "-S").stdout
+        return self.rules("nat")
+
+    def rules(self, table: str) -> list[str]:
+        out = self.run("iptables", "-w", "-t", table, "-S").stdout
         return [line for line in out.splitlines() if line.startswith("-A")]
 
     def sysctl(self, key: str) -> str:
@@ -106,14 +109,16 @@ class Sandbox:
                 "mtu": link.get("mtu"),
                 "addresses": sorted(self.addresses(name)),
             }
-        return {"links": links, "nat": sorted(self.nat_rules()),
+        return {"links": links, "nat": sorted(self.nat_rules()), "filter": sorted(self.rules("filter")),
                 "ip_forward": self.sysctl("net.ipv4.ip_forward")}
 
     def raw_state(self) -> dict:
         """`ip -j link`, `ip -j addr`, `iptables-save -t nat` as they are, for exact comparisons."""
-        save = self.run("iptables-save", "-t", "nat").stdout.splitlines()
-        return {"link": self.json("ip", "-j", "link"), "addr": self.json("ip", "-j", "addr"),
-                "nat": sorted(line.split(" [")[0] for line in save if not line.startswith("#"))}
+        tables = {}
+        for table in ("nat", "filter"):
+            save = self.run("iptables-save", "-t", table).stdout.splitlines()
+            tables[table] = sorted(line.split(" [")[0] for line in save if not line.startswith("#"))
+        return {"link": self.json("ip", "-j", "link"), "addr": self.json("ip", "-j", "addr"), **tables}
 
     def state_files(self) -> dict[str, str]:
         if not self.state_dir.exists():

@@ -42,10 +42,12 @@ def test_list_and_inspect(sandbox):
     ok(sandbox.cli("network", "create", "--subnet", "10.31.0.0/16", "--gateway", "10.31.0.254",
                    "--internal", "--mtu", "1400", "inner"))
     table = ok(sandbox.cli("network", "ls")).stdout.splitlines()
-    assert table[0].split() == ["NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "INTERNAL", "STATUS"]
-    assert table[1].split() == ["inner", "bridge", "10.31.0.0/16", "10.31.0.254", "inner", "yes", "ready"]
+    assert table[0].split() == ["NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "INTERNAL",
+                                "ENDPOINTS", "STATUS"]
+    assert table[1].split() == ["inner", "bridge", "10.31.0.0/16", "10.31.0.254", "inner", "yes",
+                                "0", "ready"]
     assert table[2].split() == ["testbridge", "bridge", "192.168.10.0/24", "192.168.10.1",
-                                "testbridge", "no", "ready"]
+                                "testbridge", "no", "0", "ready"]
     records = json.loads(ok(sandbox.cli("network", "list", "--format", "json")).stdout)
     assert [r["name"] for r in records] == ["inner", "testbridge"]
     assert ok(sandbox.cli("network", "ls", "-q")).stdout == "inner\ntestbridge\n"

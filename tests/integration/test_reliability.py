@@ -59,9 +59,13 @@ CREATE_STEPS = [
     ("ip", "link set dev victim up"),
     ("sysctl", "-w net.ipv4.ip_forward=1"),
     ("iptables", "-A POSTROUTING"),
+    ("iptables", "-I FORWARD -i victim -m"),
+    ("iptables", "-I FORWARD -o victim"),
 ]
 REMOVE_STEPS = [
     ("iptables", "-D POSTROUTING"),
+    ("iptables", "-D FORWARD -i victim -m"),
+    ("iptables", "-D FORWARD -o victim"),
     ("ip", "link del dev victim"),
 ]
 
@@ -101,9 +105,7 @@ def test_remove_failing_at_any_step_leaves_everything_as_before(fault_box, tool,
     fake_tool(box.bindir, tool, pattern, FAIL)
     result = box.cli("network", "rm", "victim", env=box.fake_env)
     assert result.returncode == 1 and result.stderr.strip().endswith("injected failure")
-    after = box.raw_state()
-    assert after["nat"] == before["nat"] and after["addr"] == before["addr"]
-    assert after["link"] == before["link"]
+    assert box.raw_state() == before
     assert box.state_files() == files
     ok(box.cli("network", "rm", "victim"))  # and without the fault it goes
 
@@ -166,22 +168,27 @@ def test_reboot_doctor_reports_and_fix_restores_every_network(sandbox):
     for name in ("web", "db", "back"):  # what a reboot does behind the tool's back
         sandbox.run("ip", "link", "del", "dev", name)
     sandbox.run("iptables", "-w", "-t", "nat", "-F")
+    sandbox.run("iptables", "-w", "-t", "filter", "-F")
     sandbox.run("sysctl", "-qw", "net.ipv4.ip_forward=0")
     sandbox.run("iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", "10.99.0.0/24",
                 "-j", "MASQUERADE")
 
     report = sandbox.cli("doctor")
     assert report.returncode == 3
-    assert report.stdout.splitlines() == [
-        "host: net.ipv4.ip_forward is off",
-        "back: bridge back is missing",
-        "db: bridge db is missing",
-        "db: MASQUERADE rule for 10.56.0.0/16 is missing",
-        "web: bridge web is missing",
-        "web: MASQUERADE rule for 192.168.10.0/24 is missing",
-    ]
+    lines = report.stdout.splitlines()
+    assert lines[:3] == ["host: net.ipv4.ip_forward is off", "back: bridge back is missing",
+                         "back: rule missing: filter -A FORWARD -i back -o back -m comment --comment "
+                         "mydocker-net:back -j ACCEPT"]
+    assert "web: rule missing: nat -A POSTROUTING -s 192.168.10.0/24 ! -o web -m comment --comment " \
+           "mydocker-net:web -j MASQUERADE" in lines
     as_json = json.loads(sandbox.cli("doctor", "--format", "json").stdout)
-    assert as_json["consistent"] is False and len(as_json["problems"]) == 6
+    assert as_json["consistent"] is False
+    assert [(p["network"], p["check"]) for p in as_json["problems"]] == [
+        ("host", "ip-forward-off"), ("back", "bridge-missing"), ("back", "rule-missing"),
+        ("db", "bridge-missing"), ("db", "rule-missing"), ("db", "rule-missing"), ("db", "rule-missing"),
+        ("web", "bridge-missing"), ("web", "rule-missing"), ("web", "rule-missing"),
+        ("web", "rule-missing")]
+    assert len(lines) == 11
 
     fixed = ok(sandbox.cli("doctor", "--fix"))
     assert all(line.startswith("fixed: ") for line in fixed.stdout.splitlines())
@@ -206,8 +213,9 @@ def test_doctor_removes_duplicates_and_orphans_but_nothing_foreign(sandbox):
     report = sandbox.cli("doctor")
     assert report.returncode == 3
     assert report.stdout.splitlines() == [
-        "dup: MASQUERADE rule for 10.58.0.0/24 is duplicated (2 copies)",
-        "orphan: rule tagged for unknown network 'gone': -A POSTROUTING -s 10.59.0.0/24 -m comment "
+        "dup: rule duplicated (2 copies): nat -A POSTROUTING -s 10.58.0.0/24 ! -o dup -m comment "
+        "--comment mydocker-net:dup -j MASQUERADE",
+        "orphan: rule tagged for unknown network 'gone': nat -A POSTROUTING -s 10.59.0.0/24 -m comment "
         "--comment mydocker-net:gone -j MASQUERADE",
     ]
     ok(sandbox.cli("doctor", "--fix"))

@@ -24,14 +24,14 @@ class FakeKernel:
     """
 
     def __init__(self, links=None, addrs=None, routes=None, ip_forward="0", rules_present=False,
-                 fail_at=None, nat_rules=""):
+                 fail_at=None):
         self.links = links or {}
         self.addrs = addrs or []
         self.routes = routes or []
         self.ip_forward = ip_forward
         self.rules_present = rules_present
         self.fail_at = fail_at
-        self.nat_rules = nat_rules  # what `iptables -t nat -S` prints
+        self.tables = {"nat": "", "filter": ""}  # what `iptables -t TABLE -S` prints
         self.calls: list[tuple[str, ...]] = []
         self.changes: list[tuple[str, ...]] = []
 
@@ -47,7 +47,7 @@ class FakeKernel:
         if argv[:2] == ("sysctl", "-n"):
             return 0, self.ip_forward + "\n", ""
         if argv[0] == "iptables" and "-S" in argv:
-            return 0, self.nat_rules, ""
+            return 0, self.tables[argv[argv.index("-t") + 1]], ""
         if argv[0] == "iptables" and "-C" in argv:
             return (0, "", "") if self.rules_present else (1, "", "Bad rule")
         index = len(self.changes)

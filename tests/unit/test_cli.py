@@ -37,13 +37,16 @@ def test_dry_run_prints_a_script_and_writes_nothing(run, tmp_path, fake_kernel, 
     assert code == 0
     rule = ("POSTROUTING -s 192.168.10.0/24 '!' -o tb -m comment --comment mydocker-net:tb "
             "-j MASQUERADE")
-    assert out.splitlines() == [
+    fwd = "FORWARD -i tb -m comment --comment mydocker-net:tb -j ACCEPT"
+    assert out.splitlines()[:6] == [
         "ip link add name tb type bridge",
         "ip addr add 192.168.10.1/24 dev tb",
         "ip link set dev tb up",
         "sysctl -w net.ipv4.ip_forward=1",
         f"iptables -w -t nat -C {rule} 2>/dev/null || iptables -w -t nat -A {rule}",
+        f"iptables -w -t filter -C {fwd} 2>/dev/null || iptables -w -t filter -I {fwd}",
     ]
+    assert len(out.splitlines()) == 7
     assert "would create network tb" in err
     assert fake_kernel.changes == []
     assert not (tmp_path / "state").exists()
@@ -74,7 +77,8 @@ def test_list_formats(run):
     run("network", "create", "--subnet", "10.2.0.0/24", "--internal", "a")
     code, out, _ = run("network", "ls")
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "INTERNAL", "STATUS"]
+    assert lines[0].split() == ["NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "INTERNAL",
+                                "ENDPOINTS", "STATUS"]
     assert [line.split()[0] for line in lines[1:]] == ["a", "b"]
     assert lines[1].split()[5] == "yes"
     assert run("network", "list", "-q")[1] == "a\nb\n"

@@ -7,14 +7,28 @@ import pytest
 from mydocker_net.errors import CommandFailed, Conflict, NotFound, UsageError, ValidationError
 from mydocker_net.service import CreateRequest
 
-SEED_RULE = ("-s", "192.168.10.0/24", "!", "-o", "tb", "-m", "comment", "--comment",
-             "mydocker-net:tb", "-j", "MASQUERADE")
+TAG = ("-m", "comment", "--comment", "mydocker-net:tb")
+SEED_RULE = ("-s", "192.168.10.0/24", "!", "-o", "tb", *TAG, "-j", "MASQUERADE")
+FWD_OUT = ("-i", "tb", *TAG, "-j", "ACCEPT")
+FWD_BACK = ("-o", "tb", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", *TAG, "-j", "ACCEPT")
+
+
+def nat(action, rule=SEED_RULE):
+    return ("iptables", "-w", "-t", "nat", action, "POSTROUTING", *rule)
+
+
+def fwd(action, rule):
+    return ("iptables", "-w", "-t", "filter", action, "FORWARD", *rule)
+
+
 SEED_CREATE = [
     ("ip", "link", "add", "name", "tb", "type", "bridge"),
     ("ip", "addr", "add", "192.168.10.1/24", "dev", "tb"),
     ("ip", "link", "set", "dev", "tb", "up"),
     ("sysctl", "-w", "net.ipv4.ip_forward=1"),
-    ("iptables", "-w", "-t", "nat", "-A", "POSTROUTING", *SEED_RULE),
+    nat("-A"),
+    fwd("-I", FWD_OUT),
+    fwd("-I", FWD_BACK),
 ]
 # What undoes each of SEED_CREATE (sysctl is shared host state and stays on).
 SEED_UNDO = [
@@ -22,7 +36,9 @@ SEED_UNDO = [
     [("ip", "addr", "del", "192.168.10.1/24", "dev", "tb")],
     [("ip", "link", "set", "dev", "tb", "down")],
     [],
-    [("iptables", "-w", "-t", "nat", "-D", "POSTROUTING", *SEED_RULE)],
+    [nat("-D")],
+    [fwd("-D", FWD_OUT)],
+    [fwd("-D", FWD_BACK)],
 ]
 
 
@@ -37,8 +53,9 @@ def state_text(store):
 def test_create_runs_exact_commands_in_order(service, fake_kernel, store):
     net = service.create(seed())
     assert fake_kernel.changes == SEED_CREATE
-    check = ("iptables", "-w", "-t", "nat", "-C", "POSTROUTING", *SEED_RULE)
-    assert fake_kernel.calls.index(check) == fake_kernel.calls.index(SEED_CREATE[-1]) - 1
+    for added in SEED_CREATE[4:]:  # every rule is checked just before it is added
+        check = added[:4] + ("-C",) + added[5:]
+        assert fake_kernel.calls.index(check) == fake_kernel.calls.index(added) - 1
     assert service.warnings == ["subnet 192.168.10.1/24 has host bits set; using 192.168.10.0/24"]
     stored = store.snapshot().networks["tb"]
     assert (stored.subnet, stored.gateway, stored.status) == ("192.168.10.0/24", "192.168.10.1", "ready")
@@ -53,14 +70,15 @@ def test_create_with_mtu_internal_and_forwarding_on(service, fake_kernel):
         ("ip", "link", "add", "name", "in", "mtu", "1400", "type", "bridge"),
         ("ip", "addr", "add", "10.9.255.254/16", "dev", "in"),
         ("ip", "link", "set", "dev", "in", "up"),
+        ("iptables", "-w", "-t", "filter", "-I", "FORWARD", "-i", "in", "-o", "in", "-m", "comment",
+         "--comment", "mydocker-net:in", "-j", "ACCEPT"),
     ]
 
 
 def test_existing_rule_is_not_appended_twice(service, fake_kernel):
     fake_kernel.rules_present = True
     service.create(seed())
-    assert not any(c[:6] == ("iptables", "-w", "-t", "nat", "-A", "POSTROUTING")
-                   for c in fake_kernel.changes)
+    assert not any(c[0] == "iptables" for c in fake_kernel.changes)
 
 
 @pytest.mark.parametrize("k", range(len(SEED_CREATE)))
@@ -76,7 +94,7 @@ def test_create_failing_at_step_k_undoes_steps_before_in_reverse(service, fake_k
 
 
 def test_rollback_continues_when_an_undo_fails(service, fake_kernel, store, mocker):
-    fake_kernel.fail_at = 4  # the MASQUERADE append fails ...
+    fake_kernel.fail_at = 6  # the last FORWARD insert fails ...
     original = fake_kernel.__call__
 
     def undo_fails(cmd, stdin=None):
@@ -91,6 +109,7 @@ def test_rollback_continues_when_an_undo_fails(service, fake_kernel, store, mock
         service.create(seed())
     assert fake_kernel.changes[-2:] == [("ip", "addr", "del", "192.168.10.1/24", "dev", "tb"),
                                         ("ip", "link", "del", "dev", "tb")]
+    assert nat("-D") in fake_kernel.changes and fwd("-D", FWD_OUT) in fake_kernel.changes
     assert json.loads(state_text(store))["networks"] == {}
 
 
@@ -125,10 +144,9 @@ def test_auto_subnet_skips_networks_and_host_routes(service, fake_kernel):
     assert service.create(CreateRequest(name="c")).gateway == "10.200.4.1"
 
 
-REMOVE = [
-    ("iptables", "-w", "-t", "nat", "-D", "POSTROUTING", *SEED_RULE),
-    ("ip", "link", "del", "dev", "tb"),
-]
+REMOVE = [nat("-D"), fwd("-D", FWD_OUT), fwd("-D", FWD_BACK), ("ip", "link", "del", "dev", "tb")]
+# what re-adds each removal step's rule, should a later step fail
+REMOVE_UNDO = [nat("-A"), fwd("-I", FWD_OUT), fwd("-I", FWD_BACK), None]
 
 
 def test_remove_runs_exact_commands_and_forgets_the_network(service, fake_kernel, store):
@@ -163,7 +181,7 @@ def test_remove_failing_at_step_k_restores_kernel_and_store(service, fake_kernel
     fake_kernel.links, fake_kernel.fail_at = {"tb": "bridge"}, k
     outcome = service.remove(["tb"])
     assert len(outcome.errors) == 1 and isinstance(outcome.errors[0], CommandFailed)
-    undo = [] if k == 0 else [("iptables", "-w", "-t", "nat", "-A", "POSTROUTING", *SEED_RULE)]
+    undo = [REMOVE_UNDO[i] for i in reversed(range(k))]
     assert fake_kernel.changes == REMOVE[: k + 1] + undo
     assert state_text(store) == before
 

@@ -91,7 +91,7 @@ def test_world_writable_state_dir_is_refused(tmp_path):
 @pytest.mark.parametrize("field, value, reason", [
     ("subnet", "not-a-subnet", "not-a-subnet"),
     ("gateway", "10.9.9.9", "outside"),
-    ("allocations", [], "allocations is not an object"),
+    ("allocations", [], "allocations and endpoints must be objects"),
 ])
 def test_record_values_are_checked_on_load(tmp_path, field, value, reason):
     record = _net().to_dict() | {field: value}
