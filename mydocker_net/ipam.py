@@ -89,8 +89,11 @@ class AddressPool:
 
 
 def describe_owner(owner: object) -> str:
+    """'c1 (eth0)' for an endpoint's address, 'gateway' for the gateway."""
+    if isinstance(owner, dict) and "target" in owner:
+        return f"{owner['target']} ({owner.get('ifname', '?')})"
     if isinstance(owner, dict):
-        return ", ".join(f"{k}={v}" for k, v in owner.items())
+        return ", ".join(f"{k}={v}" for k, v in sorted(owner.items()))
     return str(owner)
 
 

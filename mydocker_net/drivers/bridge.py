@@ -88,12 +88,14 @@ def veth_steps(net: Network, ep: Endpoint, target: Target) -> list[Step]:
 
 def plan_connect(net: Network, ep: Endpoint, target: Target) -> Plan:
     plan = Plan(veth_steps(net, ep, target))
-    if ep.lo_up:
-        plan.add(Step(ip.link_up("lo", target.ip), undo=(ip.link_down("lo", target.ip),)))
     if ep.default_route:
         plan.add(Step(ip.route_add_default(net.gateway, ep.ifname, target.ip)))
     for rule in ep.rules:
         plan.add(add_rule(Rule.from_list(rule)))
+    if ep.lo_up:
+        # Last, and never undone: the first `up` of lo adds 127.0.0.1 and a qdisc that a later
+        # `down` does not take away, so nothing that can fail may come after it.
+        plan.add(Step(ip.link_up("lo", target.ip)))
     return plan
 
 

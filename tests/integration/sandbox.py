@@ -118,7 +118,13 @@ class Sandbox:
         for table in ("nat", "filter"):
             save = self.run("iptables-save", "-t", table).stdout.splitlines()
             tables[table] = sorted(line.split(" [")[0] for line in save if not line.startswith("#"))
-        return {"link": self.json("ip", "-j", "link"), "addr": self.json("ip", "-j", "addr"), **tables}
+        return {"link": _steady(self.json("ip", "-j", "link")),
+                "addr": _steady(self.json("ip", "-j", "addr")), **tables}
+
+    def netns_state(self, name: str) -> dict:
+        """What connect changes inside a named namespace."""
+        return {what: _steady(self.json("ip", "-n", name, "-j", what, "show"))
+                for what in ("link", "addr", "route")}
 
     def state_files(self) -> dict[str, str]:
         if not self.state_dir.exists():
@@ -126,14 +132,31 @@ class Sandbox:
         return {p.name: p.read_text() for p in sorted(self.state_dir.iterdir())}
 
 
+# Fields the kernel moves on its own time: a bridge's operstate settles after its ports come and
+# go, and an IPv6 link-local address is "tentative" until duplicate detection ends.
+VOLATILE = {"operstate", "tentative", "valid_life_time", "preferred_life_time"}
+
+
+def _steady(entries: list) -> list:
+    result = []
+    for entry in entries:
+        entry = {k: v for k, v in entry.items() if k not in VOLATILE}
+        if "addr_info" in entry:
+            entry["addr_info"] = [{k: v for k, v in a.items() if k not in VOLATILE}
+                                  for a in entry["addr_info"]]
+        result.append(entry)
+    return result
+
+
 def fake_tool(bindir: Path, tool: str, pattern: str, action: str) -> None:
-    """Put a `tool` first on PATH that does `action` when its arguments contain `pattern`,
-    and otherwise runs the real one."""
+    """Put a `tool` first on PATH that does `action` when its arguments contain the words of
+    `pattern` (a `*` in it stands for any text), and otherwise runs the real one."""
     real = shutil.which(tool, path=SYSTEM_PATH)
+    glob = '"*"'.join(pattern.split("*"))
     script = bindir / tool
     script.write_text(
         "#!/bin/sh\n"
-        f'case " $* " in *" {pattern} "*) {action} ;; esac\n'
+        f'case " $* " in *" {glob} "*) {action} ;; esac\n'
         f'exec {real} "$@"\n'
     )
     script.chmod(0o755)
