@@ -32,6 +32,8 @@ class FakeKernel:
         self.rules_present = rules_present
         self.fail_at = fail_at
         self.tables = {"nat": "", "filter": ""}  # what `iptables -t TABLE -S` prints
+        self.inside_links = {"lo": {"ifname": "lo", "flags": ["LOOPBACK"]}}  # in the target
+        self.inside_default_route = []
         self.calls: list[tuple[str, ...]] = []
         self.changes: list[tuple[str, ...]] = []
 
@@ -44,6 +46,10 @@ class FakeKernel:
             return 0, json.dumps(self.addrs), ""
         if argv == ("ip", "-j", "route", "show"):
             return 0, json.dumps(self.routes), ""
+        if argv[:2] == ("ip", "-n") and argv[3:5] == ("-j", "-d"):
+            return 0, json.dumps(list(self.inside_links.values())), ""
+        if argv[:2] == ("ip", "-n") and argv[3:6] == ("-j", "route", "show"):
+            return 0, json.dumps(self.inside_default_route), ""
         if argv[:2] == ("sysctl", "-n"):
             return 0, self.ip_forward + "\n", ""
         if argv[0] == "iptables" and "-S" in argv:
