@@ -13,6 +13,7 @@ if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
   exit 1
 fi
 ip link set lo up
+mkdir -p /run/netns && mount -t tmpfs tmpfs /run/netns   # private: named namespaces die with us
 
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 
@@ -20,15 +21,27 @@ echo "# mydocker-net demo in a throwaway network namespace; state in $MYDOCKER_N
 step "$MYDOCKER_NET" --dry-run network create --driver bridge --subnet 192.168.10.1/24 testbridge
 step "$MYDOCKER_NET" network create --driver bridge --subnet 192.168.10.1/24 testbridge
 step "$MYDOCKER_NET" network create --internal backend
+step ip netns add c1
+step ip netns add c2
+step "$MYDOCKER_NET" network connect --publish 8080:80 testbridge c1
+step "$MYDOCKER_NET" network connect testbridge c2
 step "$MYDOCKER_NET" network list
 step "$MYDOCKER_NET" network inspect testbridge
 step ip -br addr show type bridge
-step iptables -w -t nat -S POSTROUTING
+step ip -n c1 -br addr
+step ip -n c1 route
+step ip netns exec c1 ping -c 2 -W 2 192.168.10.3
+step iptables -w -t nat -S
+step iptables -w -S FORWARD
 step sysctl net.ipv4.ip_forward
+step "$MYDOCKER_NET" doctor
 step "$MYDOCKER_NET" network create --driver bridge --subnet 192.168.10.0/24 testbridge || true
-step "$MYDOCKER_NET" network remove testbridge backend
+step "$MYDOCKER_NET" network remove testbridge || true
+step "$MYDOCKER_NET" network disconnect testbridge c1
+step "$MYDOCKER_NET" network remove --force testbridge backend
 step "$MYDOCKER_NET" network list
-step ip -br link show type bridge
-step iptables -w -t nat -S POSTROUTING
+step ip -br link
+step iptables -w -t nat -S
+step iptables -w -S FORWARD
 echo
 echo "# demo done: the namespace and everything in it go away now"
