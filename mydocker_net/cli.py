@@ -94,6 +94,13 @@ def build_parser() -> Parser:
     disconnect.add_argument("target", metavar="TARGET")
     disconnect.set_defaults(handler=cmd_disconnect)
 
+    apply = objects.add_parser("apply", parents=leaf,
+                               help="create what a JSON document describes and is missing")
+    apply.add_argument("-f", "--file", required=True, metavar="FILE", help="the document; - for stdin")
+    apply.add_argument("--prune", action="store_true",
+                       help="also remove networks and endpoints the document does not name")
+    apply.set_defaults(handler=cmd_apply)
+
     check = objects.add_parser("doctor", parents=leaf,
                                help="compare the store with the kernel; --fix repairs the kernel")
     check.add_argument("--fix", action="store_true",
@@ -204,6 +211,48 @@ def cmd_disconnect(args) -> int:
         verb = "would disconnect" if args.dry_run else "disconnected"
         notice(args, f"{verb} {ep.target} from network {args.network}")
     return EXIT_OK
+
+
+def cmd_apply(args) -> int:
+    import json
+
+    from mydocker_net import apply as desired
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else open(args.file).read()
+        data = json.loads(text)
+    except OSError as err:
+        raise UsageError(f"cannot read {args.file}: {err.strerror or err}") from None
+    except ValueError as err:
+        raise UsageError(f"{args.file} is not JSON: {err}") from None
+    try:
+        result = make_service(args, needs_root=True).apply(data, prune=args.prune)
+    except (desired.DocumentInvalid, desired.ApplyConflict) as err:
+        report(err.problems)
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    if args.format == "json":
+        from mydocker_net.output import to_json
+        print(to_json({"changed": result.changed, "dry_run": args.dry_run,
+                       "networks": {"created": result.created, "unchanged": result.unchanged,
+                                    "removed": result.removed},
+                       "endpoints": {"connected": result.connected,
+                                     "unchanged": result.unchanged_endpoints,
+                                     "disconnected": result.disconnected}}), file=_human(args))
+    elif not result.changed:
+        notice(args, f"apply: nothing to do ({len(result.unchanged)} networks and "
+                     f"{len(result.unchanged_endpoints)} endpoints already match)")
+    else:
+        notice(args, f"apply: networks {len(result.created)} created, {len(result.unchanged)} "
+                     f"unchanged, {len(result.removed)} removed; endpoints {len(result.connected)} "
+                     f"connected, {len(result.unchanged_endpoints)} unchanged, "
+                     f"{len(result.disconnected)} disconnected" + (" (dry-run)" if args.dry_run else ""))
+    return EXIT_OK
+
+
+def _human(args):
+    """Where reports go: stdout, except in dry-run, where stdout is the script."""
+    return sys.stderr if args.dry_run else sys.stdout
 
 
 def cmd_doctor(args) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from mydocker_net.commands import ip, iptables, sysctl
 from mydocker_net.errors import CommandFailed
+from mydocker_net.plan import Cmd
 
 
 @dataclass
@@ -42,14 +43,13 @@ def _json(runner, cmd) -> list:
     return data if isinstance(data, list) else []
 
 
+def _link(entry: dict) -> Link:
+    return Link(name=entry.get("ifname", ""), kind=(entry.get("linkinfo") or {}).get("info_kind", ""),
+                up="UP" in entry.get("flags", []), mtu=entry.get("mtu"), master=entry.get("master"))
+
+
 def read_links(runner, ns: tuple[str, ...] = ip.HOST) -> dict[str, Link]:
-    result = {}
-    for entry in _json(runner, ip.links_json(ns)):
-        name = entry.get("ifname", "")
-        result[name] = Link(name=name, kind=(entry.get("linkinfo") or {}).get("info_kind", ""),
-                            up="UP" in entry.get("flags", []), mtu=entry.get("mtu"),
-                            master=entry.get("master"))
-    return result
+    return {link.name: link for link in map(_link, _json(runner, ip.links_json(ns)))}
 
 
 def links(runner, ns: tuple[str, ...] = ip.HOST) -> dict[str, str]:
@@ -57,8 +57,29 @@ def links(runner, ns: tuple[str, ...] = ip.HOST) -> dict[str, str]:
     return {name: link.kind for name, link in read_links(runner, ns).items()}
 
 
-def has_default_route(runner, ns: tuple[str, ...]) -> bool:
-    return bool(_json(runner, ip.default_routes_json(ns)))
+@dataclass
+class Inside:
+    """What connect needs to know of a target namespace."""
+
+    links: dict[str, Link]
+    default_route: bool
+
+
+def inside(runner, ns: tuple[str, ...]) -> Inside:
+    """Links and default route of a namespace, in one `ip -j -d -batch -` process."""
+    cmd = Cmd((*ns, "-j", "-d", "-batch", "-"))
+    text = runner.read(cmd, stdin="link show\nroute show default\n")
+    decoder, values, at = json.JSONDecoder(), [], 0
+    try:
+        while len(values) < 2:
+            while at < len(text) and text[at].isspace():
+                at += 1
+            value, at = decoder.raw_decode(text, at)
+            values.append(value)
+    except ValueError:
+        raise CommandFailed(cmd.argv, 0, "output is not two JSON lists") from None
+    links = {link.name: link for link in map(_link, values[0])}
+    return Inside(links=links, default_route=bool(values[1]))
 
 
 def read_addresses(runner) -> dict[str, list[str]]:

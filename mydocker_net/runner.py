@@ -41,6 +41,8 @@ def search_path(environ_path: str | None) -> str:
 class ShRunner:
     """Executes commands for real. Non-zero exits become CommandFailed."""
 
+    batches = True  # batch.execute_batched may hand it several steps in one process
+
     def __init__(self, environ: dict[str, str] | None = None):
         environ = os.environ if environ is None else environ
         self.env = {"LC_ALL": "C", "PATH": search_path(environ.get("PATH"))}
@@ -83,9 +85,9 @@ class ShRunner:
             raise CommandFailed(cmd.argv, code, err)
         return out
 
-    def read(self, cmd: Cmd) -> str:
+    def read(self, cmd: Cmd, stdin: str | None = None) -> str:
         """A command that only looks; runs in dry-run too."""
-        return self.run(cmd)
+        return self.run(cmd, stdin)
 
     def test(self, cmd: Cmd) -> bool:
         """Exit 0 is yes, exit 1 is no, anything else is an error."""
@@ -117,8 +119,8 @@ class DryRunRunner:
         print(shlex.join(cmd.argv), file=self.out)
         return ""
 
-    def read(self, cmd: Cmd) -> str:
-        return self.reader.read(cmd)
+    def read(self, cmd: Cmd, stdin: str | None = None) -> str:
+        return self.reader.read(cmd, stdin)
 
     def run_step(self, step: Step) -> bool:
         line = shlex.join(step.do.argv)

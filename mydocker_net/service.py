@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 
 import hashlib
 
+from mydocker_net import apply as desired
 from mydocker_net import doctor, ipam, kernel, targets, validate
+from mydocker_net.batch import execute_batched
 from mydocker_net.drivers import bridge
 from mydocker_net.errors import Conflict, MyDockerNetError, NotFound, UsageError
 from mydocker_net.models import READY, REMOVING, Endpoint, Network, Publish
@@ -44,6 +46,20 @@ class ConnectRequest:
     ip: str | None = None
     ifname: str = "eth0"
     publish: tuple[str, ...] = ()
+
+
+@dataclass
+class ApplyReport:
+    created: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    connected: list[str]
+    unchanged_endpoints: list[str]
+    disconnected: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.removed or self.connected or self.disconnected)
 
 
 @dataclass
@@ -212,12 +228,11 @@ class Service:
             net = self._ready_network(state, req.network)
             self._refuse_double_connect(net, target, ident)
             self._refuse_taken_ports(state, ports)
-            inside = kernel.read_links(self.runner, target.ip)
-            if req.ifname in inside:
-                raise Conflict(f"interface {req.ifname} already exists in target {req.target}")
-            ep = self._new_endpoint(state, net, target, ident, req.ifname, static_ip, ports)
-            ep.lo_up = not getattr(inside.get("lo"), "up", True)
-            ep.default_route = not kernel.has_default_route(self.runner, target.ip)
+            inside = self._inside(target, req.ifname)
+            in_use = self._veth_names_in_use(state)
+            ep = self._new_endpoint(net, target, ident, req.ifname, static_ip, ports, in_use)
+            ep.lo_up = not getattr(inside.links.get("lo"), "up", True)
+            ep.default_route = not inside.default_route
             net.endpoints[ep.host_veth] = ep
             self._save(state)  # write-ahead: endpoint "creating", address held
             try:
@@ -305,9 +320,22 @@ class Service:
                 raise Conflict(f"host port {port.host_port}/{port.proto} is already published by "
                                f"{holder[1]} on network {holder[0]}")
 
-    def _new_endpoint(self, state: State, net: Network, target: targets.Target, ident: str,
-                      ifname: str, static_ip, ports: list[Publish]) -> Endpoint:
-        host_veth = self._veth_name(state, net.name, ident, ifname)
+    def _inside(self, target: targets.Target, ifname: str) -> kernel.Inside:
+        inside = kernel.inside(self.runner, target.ip)
+        if ifname in inside.links:
+            raise Conflict(f"interface {ifname} already exists in target {target.given}")
+        return inside
+
+    def _veth_names_in_use(self, state: State) -> set[str]:
+        in_use = set(kernel.links(self.runner))
+        in_use.update(key for net in state.networks.values() for key in net.endpoints)
+        return in_use
+
+    @staticmethod
+    def _new_endpoint(net: Network, target: targets.Target, ident: str, ifname: str, static_ip,
+                      ports: list[Publish], in_use: set[str]) -> Endpoint:
+        host_veth = _veth_name(net.name, ident, ifname, in_use)
+        in_use.add(host_veth)
         owner = {"network": net.name, "target": target.given, "netns": ident, "ifname": ifname}
         pool = ipam.AddressPool(net.subnet, net.allocations)
         address = str(pool.reserve(static_ip, owner) if static_ip else pool.allocate(owner))
@@ -318,17 +346,112 @@ class Service:
             created=_now(), publish=[vars(p) for p in ports], rules=[r.to_list() for r in rules],
         )
 
-    def _veth_name(self, state: State, network: str, ident: str, ifname: str) -> str:
-        """`mdn` + 10 hex digits of a hash of (network, namespace, ifname): deterministic, 13 chars;
-        on the rare clash with an existing link, the next salt."""
-        in_use = set(kernel.links(self.runner))
-        in_use.update(key for net in state.networks.values() for key in net.endpoints)
-        for salt in range(100):
-            digest = hashlib.sha256(f"{network}|{ident}|{ifname}|{salt}".encode()).hexdigest()
-            name = f"mdn{digest[:10]}"
-            if name not in in_use:
-                return name
-        raise Conflict("no free veth name")  # unreachable in practice
+    # ---- apply ----------------------------------------------------------------------------------
+
+    def apply(self, data: object, prune: bool = False) -> ApplyReport:
+        """Make the store (and kernel) hold what the document describes: check it whole, then
+        prune (each removal atomic on its own), then create and connect in one batched plan."""
+        doc = desired.parse(data)
+        with self._state_for_change() as state:
+            changes, conflicts = desired.diff(doc, state, prune)
+            staying = {n: net for n, net in state.networks.items() if n not in changes.remove}
+            conflicts += self._new_network_conflicts(changes.create, staying)
+            insides = {} if conflicts else self._endpoint_insides(changes.connect, conflicts)
+            if conflicts:
+                raise desired.ApplyConflict(conflicts)
+            report = ApplyReport([s.name for s in changes.create], changes.unchanged, changes.remove,
+                                 [f"{e.network}/{e.target}" for e in changes.connect],
+                                 changes.unchanged_endpoints,
+                                 [f"{n}/{state.networks[n].endpoints[k].target}"
+                                  for n, k in changes.disconnect])
+            self._prune(state, changes)
+            if changes.create or changes.connect:
+                self._create_all(state, changes, insides)
+        return report
+
+    def _new_network_conflicts(self, specs, staying: dict[str, Network]) -> list[str]:
+        found = []
+        links = kernel.links(self.runner) if specs else {}
+        subnets = {n.name: ipaddress.IPv4Network(n.subnet) for n in staying.values()}
+        for spec in specs:
+            if spec.name in links:
+                found.append(f"{spec.path}.name: a link named {spec.name} already exists and was "
+                             "not made by mydocker-net")
+            clash = ipam.overlapping(ipaddress.IPv4Network(spec.subnet), subnets) if spec.subnet else None
+            if clash:
+                found.append(f"{spec.path}.subnet: {spec.subnet} overlaps network {clash} "
+                             f"({subnets[clash]})")
+        return found
+
+    def _endpoint_insides(self, specs, conflicts: list[str]) -> dict[str, kernel.Inside]:
+        insides = {}
+        for spec in specs:
+            if spec.identity not in insides:
+                insides[spec.identity] = kernel.inside(self.runner, spec.resolved.ip)
+            if spec.ifname in insides[spec.identity].links:
+                conflicts.append(f"{spec.path}.ifname: interface {spec.ifname} already exists in "
+                                 f"target {spec.target}")
+        return insides
+
+    def _prune(self, state: State, changes: desired.Changes) -> None:
+        for name, key in changes.disconnect:
+            net = state.networks[name]
+            self._disconnect_one(net, net.endpoints[key], state)
+        for name in changes.remove:
+            self._remove_one(name, state, force=True)
+
+    def _create_all(self, state: State, changes: desired.Changes, insides) -> None:
+        nets = self._new_networks(state, changes.create)
+        joined = self._new_endpoints(state, changes.connect, insides)
+        self._save(state)  # write-ahead: every new network and endpoint "creating"
+        forwarding = kernel.ip_forward_enabled(self.runner) if nets else True
+        try:
+            execute_batched(bridge.plan_apply(nets, joined, forwarding), self.runner)
+        except BaseException:
+            for net, ep, _ in joined:
+                if net.name in state.networks:
+                    self._forget_endpoint(net, ep)
+            for net in nets:
+                state.networks.pop(net.name, None)
+            self._save(state)
+            raise
+        for record in nets + [ep for _, ep, _ in joined]:
+            record.status = READY
+        self._save(state)
+
+    def _new_networks(self, state: State, specs) -> list[Network]:
+        nets = []
+        taken = [ipaddress.IPv4Network(n.subnet) for n in state.networks.values()]
+        taken += [ipaddress.IPv4Network(s.subnet) for s in specs if s.subnet]
+        if any(spec.subnet is None for spec in specs):
+            taken += kernel.used_networks(self.runner)
+        for spec in specs:
+            subnet = ipaddress.IPv4Network(spec.subnet) if spec.subnet else ipam.pick_subnet(taken)
+            taken.append(subnet)
+            request = CreateRequest(name=spec.name, driver=spec.driver, gateway=spec.gateway,
+                                    internal=spec.internal, mtu=spec.mtu)
+            net = self._new_record(request, subnet)
+            state.networks[net.name] = net
+            nets.append(net)
+        return nets
+
+    def _new_endpoints(self, state: State, specs, insides):
+        joined = []
+        in_use = self._veth_names_in_use(state)
+        ordered = sorted(specs, key=lambda s: s.ip is None)  # static addresses first
+        for spec in ordered:
+            net = state.networks[spec.network]
+            static = ipaddress.IPv4Address(spec.ip) if spec.ip else None
+            ep = self._new_endpoint(net, spec.resolved, spec.identity, spec.ifname, static,
+                                    spec.publish, in_use)
+            inside = insides[spec.identity]
+            ep.lo_up = not getattr(inside.links.get("lo"), "up", True)
+            ep.default_route = not inside.default_route
+            inside.default_route = True  # one default route per namespace, from its first network
+            inside.links.setdefault("lo", kernel.Link("lo", "", True, None)).up = True
+            net.endpoints[ep.host_veth] = ep
+            joined.append((net, ep, spec.resolved))
+        return joined
 
     # ---- doctor -------------------------------------------------------------------------------
 
@@ -394,3 +517,13 @@ def _find_endpoint(net: Network, target: targets.Target) -> Endpoint | None:
         if ident is not None and ep.netns_id == ident:
             return ep
     return None
+
+
+def _veth_name(network: str, ident: str, ifname: str, in_use: set[str]) -> str:
+    """`mdn` + 10 hex digits of a hash of (network, namespace, ifname): deterministic, 13 chars;
+    on the rare clash with an existing link, the next salt."""
+    for salt in range(100):
+        digest = hashlib.sha256(f"{network}|{ident}|{ifname}|{salt}".encode()).hexdigest()
+        if f"mdn{digest[:10]}" not in in_use:
+            return f"mdn{digest[:10]}"
+    raise Conflict("no free veth name")  # a hundred clashes: not in this universe

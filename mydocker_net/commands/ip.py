@@ -75,6 +75,3 @@ def addrs_json() -> Cmd:
 def routes_json() -> Cmd:
     return Cmd(("ip", "-j", "route", "show"))
 
-
-def default_routes_json(ns: tuple[str, ...]) -> Cmd:
-    return Cmd((*ns, "-j", "route", "show", "default"))

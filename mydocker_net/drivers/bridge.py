@@ -74,28 +74,62 @@ def publish_rules(net: Network, address: str, ports: list[Publish]) -> list[Rule
     return rules
 
 
-def veth_steps(net: Network, ep: Endpoint, target: Target) -> list[Step]:
-    """The pair, its host end on the bridge and up, its container end addressed and up.
+def host_end_steps(net: Network, ep: Endpoint, target: Target) -> list[Step]:
+    """The pair, its peer born inside the target, its host end on the bridge and up.
     Deleting the host end deletes both ends, with the address and routes on them."""
     return [
         Step(ip.veth_add(ep.host_veth, ep.ifname, target.netns_ref), undo=(ip.link_del(ep.host_veth),)),
         Step(ip.link_master(ep.host_veth, net.bridge)),
         Step(ip.link_up(ep.host_veth)),
+    ]
+
+
+def inside_steps(net: Network, ep: Endpoint, target: Target) -> list[Step]:
+    """The container end addressed and up (undone by the host end's deletion)."""
+    return [
         Step(ip.addr_add(f"{ep.address}/{net.prefixlen}", ep.ifname, target.ip)),
         Step(ip.link_up(ep.ifname, target.ip)),
     ]
 
 
-def plan_connect(net: Network, ep: Endpoint, target: Target) -> Plan:
-    plan = Plan(veth_steps(net, ep, target))
+def veth_steps(net: Network, ep: Endpoint, target: Target) -> list[Step]:
+    return host_end_steps(net, ep, target) + inside_steps(net, ep, target)
+
+
+def route_and_lo_steps(net: Network, ep: Endpoint, target: Target) -> list[Step]:
+    steps = []
     if ep.default_route:
-        plan.add(Step(ip.route_add_default(net.gateway, ep.ifname, target.ip)))
-    for rule in ep.rules:
-        plan.add(add_rule(Rule.from_list(rule)))
+        steps.append(Step(ip.route_add_default(net.gateway, ep.ifname, target.ip)))
     if ep.lo_up:
-        # Last, and never undone: the first `up` of lo adds 127.0.0.1 and a qdisc that a later
-        # `down` does not take away, so nothing that can fail may come after it.
-        plan.add(Step(ip.link_up("lo", target.ip)))
+        # Never undone: the first `up` of lo adds 127.0.0.1 and a qdisc that a later `down` does
+        # not take away, so it comes last and nothing that can fail follows it in a connect.
+        steps.append(Step(ip.link_up("lo", target.ip)))
+    return steps
+
+
+def endpoint_rule_steps(ep: Endpoint) -> list[Step]:
+    return [add_rule(Rule.from_list(rule)) for rule in ep.rules]
+
+
+def plan_connect(net: Network, ep: Endpoint, target: Target) -> Plan:
+    route, lo = [], []
+    for step in route_and_lo_steps(net, ep, target):
+        (lo if "lo" in step.do.argv else route).append(step)
+    return Plan(veth_steps(net, ep, target) + route + endpoint_rule_steps(ep) + lo)
+
+
+def plan_apply(nets: list[Network], endpoints: list[tuple[Network, Endpoint, Target]],
+               forwarding_on: bool) -> Plan:
+    """Many creates and connects, ordered so that batching puts them in few processes: every
+    host-side `ip` step, then forwarding, then every rule, then each namespace's own steps."""
+    plan = Plan([step for net in nets for step in bridge_steps(net)])
+    plan.steps += [step for net, ep, target in endpoints for step in host_end_steps(net, ep, target)]
+    if nets and not forwarding_on:
+        plan.add(Step(sysctl.enable(sysctl.IP_FORWARD)))
+    plan.steps += [add_rule(rule) for net in nets for rule in network_rules(net)]
+    plan.steps += [step for _, ep, _ in endpoints for step in endpoint_rule_steps(ep)]
+    for net, ep, target in endpoints:
+        plan.steps += inside_steps(net, ep, target) + route_and_lo_steps(net, ep, target)
     return plan
 
 

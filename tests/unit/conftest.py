@@ -46,10 +46,10 @@ class FakeKernel:
             return 0, json.dumps(self.addrs), ""
         if argv == ("ip", "-j", "route", "show"):
             return 0, json.dumps(self.routes), ""
-        if argv[:2] == ("ip", "-n") and argv[3:5] == ("-j", "-d"):
-            return 0, json.dumps(list(self.inside_links.values())), ""
-        if argv[:2] == ("ip", "-n") and argv[3:6] == ("-j", "route", "show"):
-            return 0, json.dumps(self.inside_default_route), ""
+        if argv[:2] == ("ip", "-n") and argv[3:] == ("-j", "-d", "-batch", "-"):
+            assert stdin == "link show\nroute show default\n"
+            return 0, (json.dumps(list(self.inside_links.values())) + "\n"
+                       + json.dumps(self.inside_default_route) + "\n"), ""
         if argv[:2] == ("sysctl", "-n"):
             return 0, self.ip_forward + "\n", ""
         if argv[0] == "iptables" and "-S" in argv:
