@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 DEBIAN_PACKAGES := iproute2 iptables procps iputils-ping
-SANDBOX := unshare --net --mount --propagation private
+SANDBOX := OUTER_NETNS=$$(readlink /proc/self/ns/net) unshare --net --mount --propagation private
 
 .PHONY: all demo test unit integration bench deps venv clean
 
@@ -41,6 +41,11 @@ unit: venv
 
 integration: deps venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+bench: deps venv
+	-@PATH="$$PATH:/usr/sbin" command -v /usr/lib/cni/bridge >/dev/null 2>&1 || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containernetworking-plugins >/dev/null 2>&1
+	$(SANDBOX) $(PY) scripts/bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

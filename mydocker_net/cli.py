@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -13,7 +12,6 @@ from mydocker_net.errors import EXIT_DRIFT, EXIT_FAILURE, EXIT_OK, MyDockerNetEr
 
 PROG = "mydocker-net"
 STATE_DIR_ENV = "MYDOCKER_NET_STATE_DIR"
-log = logging.getLogger(PROG)
 
 
 class Terminated(BaseException):
@@ -111,18 +109,27 @@ def build_parser() -> Parser:
 
 # ---- wiring ----------------------------------------------------------------------------------
 
+def make_store(args):
+    from mydocker_net.store import DEFAULT_STATE_DIR, Store
+
+    return Store(args.state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+
+
 def make_service(args, needs_root: bool):
+    """Commands that run things get the runner, the service and logging; listings do not."""
+    import logging
+
     from mydocker_net.privileges import has_net_admin
     from mydocker_net.runner import DryRunRunner, ShRunner
     from mydocker_net.service import Service
-    from mydocker_net.store import DEFAULT_STATE_DIR, Store
 
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+                        format=f"{PROG}: %(levelname)s: %(message)s", force=True)
     if needs_root and not args.dry_run and not has_net_admin():
         raise PermissionDenied(f"{args.object} {getattr(args, 'verb', '') or ''}".strip()
                                + " needs root: run it as root (it needs CAP_NET_ADMIN)")
-    state_dir = args.state_dir or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
     runner = DryRunRunner(ShRunner()) if args.dry_run else ShRunner()
-    return Service(Store(state_dir), runner, dry_run=args.dry_run, warn=warn)
+    return Service(make_store(args), runner, dry_run=args.dry_run, warn=warn)
 
 
 def warn(message: str) -> None:
@@ -162,7 +169,9 @@ def cmd_create(args) -> int:
 def cmd_list(args) -> int:
     from mydocker_net import output
 
-    networks = make_service(args, needs_root=False).list()
+    from mydocker_net.queries import list_networks
+
+    networks = list_networks(make_store(args))
     if args.quiet:
         for net in networks:
             print(net.name)
@@ -176,7 +185,9 @@ def cmd_list(args) -> int:
 def cmd_inspect(args) -> int:
     from mydocker_net.output import to_json
 
-    outcome = make_service(args, needs_root=False).inspect(args.names)
+    from mydocker_net.queries import inspect
+
+    outcome = inspect(make_store(args), args.names)
     print(to_json([net.details() for net in outcome.done]))
     return report(outcome.errors)
 
@@ -294,8 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     args = None
     try:
         args = build_parser().parse_args(argv)
-        logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                            format=f"{PROG}: %(levelname)s: %(message)s", force=True)
         return args.handler(args)
     except MyDockerNetError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
@@ -310,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence the flush at exit
         return EXIT_FAILURE
     except Exception as err:  # never a traceback: one line, details at debug level
-        log.debug("internal error", exc_info=True)
+        if args is not None and args.log_level == "debug":
+            import traceback
+            traceback.print_exc()
         print(f"{PROG}: error: internal error: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_FAILURE

@@ -56,6 +56,11 @@ def examine(state: State, kernel: Snapshot,
     if state.networks and not kernel.ip_forward:
         problems.append(Problem(HOST, "ip-forward-off", "net.ipv4.ip_forward is off",
                                 [Step(sysctl.enable(sysctl.IP_FORWARD))]))
+    tagged: dict[str, Counter] = {}  # network -> its tagged rules; one pass, not one per network
+    for table, spec in kernel.rules:
+        tag = iptables.tag_of(spec)
+        if tag is not None:
+            tagged.setdefault(tag, Counter())[(table, spec)] += 1
     for net in sorted(state.networks.values(), key=lambda n: n.name):
         if net.status in (CREATING, REMOVING):
             problems.append(_unfinished(net, kernel))
@@ -63,7 +68,7 @@ def examine(state: State, kernel: Snapshot,
         healthy = {key for key, ep in net.endpoints.items() if ep.status == READY and alive(ep)}
         problems += _bridge_problems(net, kernel)
         problems += _endpoint_problems(net, kernel, healthy)
-        problems += _rule_problems(net, kernel, healthy)
+        problems += _rule_problems(net, tagged.get(net.name, Counter()), healthy)
     problems += _orphan_rules(state, kernel)
     return problems
 
@@ -138,7 +143,7 @@ def _endpoint_problems(net: Network, kernel: Snapshot, healthy: set[str]) -> lis
     return problems
 
 
-def _rule_problems(net: Network, kernel: Snapshot, healthy: set[str]) -> list[Problem]:
+def _rule_problems(net: Network, have: Counter, healthy: set[str]) -> list[Problem]:
     wanted = bridge.network_rules(net)
     known = list(wanted)
     for key, ep in net.endpoints.items():
@@ -146,7 +151,6 @@ def _rule_problems(net: Network, kernel: Snapshot, healthy: set[str]) -> list[Pr
         known += rules
         if key in healthy:
             wanted += rules
-    have = Counter((table, spec) for table, spec in kernel.rules if iptables.tag_of(spec) == net.name)
     problems = []
     for rule in wanted:
         count = have[(rule.table, rule.spec())]

@@ -22,6 +22,7 @@ from mydocker_net.drivers import bridge
 from mydocker_net.errors import Conflict, MyDockerNetError, NotFound, UsageError
 from mydocker_net.models import READY, REMOVING, Endpoint, Network, Publish
 from mydocker_net.plan import Plan, execute
+from mydocker_net.queries import Outcome
 from mydocker_net.store import State, Store
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,6 @@ class DoctorReport:
     problems: list[doctor.Problem]    # what the first look found
     remaining: list[doctor.Problem]   # what is still wrong (after --fix: what it could not mend)
     errors: dict[int, MyDockerNetError]  # problem index -> why its fix failed
-
-
-@dataclass
-class Outcome:
-    """What a multi-name command did: the names it handled and one error per failed name."""
-
-    done: list
-    errors: list[MyDockerNetError]
 
 
 class Service:
@@ -487,21 +480,6 @@ class Service:
                 self._forget_endpoint(net, net.endpoints[problem.forget_endpoint])
                 self._save(state)
         return errors
-
-    # ---- read-only ----------------------------------------------------------------------------
-
-    def list(self) -> list[Network]:
-        return sorted(self.store.snapshot().networks.values(), key=lambda n: n.name)
-
-    def inspect(self, names: list[str]) -> Outcome:
-        networks = self.store.snapshot().networks
-        outcome = Outcome(done=[], errors=[])
-        for name in names:
-            if name in networks:
-                outcome.done.append(networks[name])
-            else:
-                outcome.errors.append(NotFound(f"network {name} not found"))
-        return outcome
 
 
 def _now() -> str:

@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +64,8 @@ class Store:
     def save(self, state: State) -> None:
         """Write atomically: temp file in the same dir, fsync, rename, fsync the dir."""
         data = json.dumps(state.to_dict(), indent=1, sort_keys=True) + "\n"
+        import tempfile  # noqa: PLC0415 - only writers pay for it
+
         try:
             fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.dir)
             try:

@@ -8,7 +8,8 @@ MYDOCKER_NET_STATE_DIR=$(mktemp -d /tmp/mydocker-net-demo.XXXXXX)
 export MYDOCKER_NET_STATE_DIR
 trap 'rm -rf "$MYDOCKER_NET_STATE_DIR"' EXIT
 
-if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
+# OUTER_NETNS: the namespace make was started in (set by the Makefile before unshare)
+if [ -z "${OUTER_NETNS:-}" ] || [ "$(readlink /proc/self/ns/net)" = "$OUTER_NETNS" ]; then
   echo "demo: refusing to run in the host's network namespace (use make demo)" >&2
   exit 1
 fi

@@ -122,7 +122,7 @@ def test_tool_missing_reaches_the_user_as_one_line(run, mocker):
 
 
 def test_internal_error_never_shows_a_traceback(run, mocker):
-    mocker.patch("mydocker_net.service.Service.list", side_effect=RuntimeError("kaboom"))
+    mocker.patch("mydocker_net.queries.list_networks", side_effect=RuntimeError("kaboom"))
     code, out, err = run("network", "ls")
     assert code == 1 and "Traceback" not in err
     assert err == "mydocker-net: error: internal error: RuntimeError: kaboom\n"

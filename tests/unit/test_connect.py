@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mydocker_net import targets
+from mydocker_net import queries, targets
 from mydocker_net.errors import CommandFailed, Conflict, NotFound, UsageError, ValidationError
 from mydocker_net.service import ConnectRequest, CreateRequest
 
@@ -195,7 +195,7 @@ def test_missing_targets_are_clear_errors(tmp_path):
 
 def test_inspect_lists_endpoints(ready):
     ready.connect(REQUEST)
-    details = ready.inspect(["tb"]).done[0].details()
+    details = queries.inspect(ready.store, ["tb"]).done[0].details()
     assert details["endpoints"] == [{"target": "c1", "ifname": "eth0", "address": "10.1.0.2",
                                      "host_veth": details["endpoints"][0]["host_veth"],
                                      "ports": ["8080:80/tcp"], "status": "ready"}]

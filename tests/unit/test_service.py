@@ -2,6 +2,8 @@
 
 import json
 
+from mydocker_net import queries
+
 import pytest
 
 from mydocker_net.errors import CommandFailed, Conflict, NotFound, UsageError, ValidationError
@@ -197,7 +199,7 @@ def test_remove_missing_names_and_force(service, fake_kernel):
 
 def test_inspect_reports_missing_and_prints_the_rest(service):
     service.create(seed())
-    outcome = service.inspect(["tb", "zz"])
+    outcome = queries.inspect(service.store, ["tb", "zz"])
     assert [n.name for n in outcome.done] == ["tb"]
     assert [str(e) for e in outcome.errors] == ["network zz not found"]
     details = outcome.done[0].details()
