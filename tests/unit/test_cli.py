@@ -146,3 +146,18 @@ def test_search_path_keeps_callers_path_first():
     from mydocker_net.runner import search_path
     assert search_path("/fake:/usr/bin") == "/fake:/usr/bin:/usr/sbin:/sbin:/bin"
     assert search_path(None) == "/usr/sbin:/sbin:/usr/bin:/bin"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["network", "ls", "--format", "json"],
+                                  ["network", "inspect", "none"]])
+def test_listings_and_help_start_lean(tmp_path, argv):
+    """They run no command, so they never import sh; JSON output never imports tabulate."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "mydocker_net",
+                             "--state-dir", str(tmp_path / "s"), *argv],
+                            capture_output=True, text=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "mydocker_net.cli" in imported
+    assert not imported & {"sh", "tabulate", "logging", "mydocker_net.service", "mydocker_net.runner"}
