@@ -77,6 +77,20 @@ class Changes:
         return not (self.create or self.connect or self.remove or self.disconnect)
 
 
+@dataclass
+class ApplyReport:
+    created: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    connected: list[str]
+    unchanged_endpoints: list[str]
+    disconnected: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.removed or self.connected or self.disconnected)
+
+
 # ---- reading the document ------------------------------------------------------------------------
 
 def parse(data: object) -> Document:

@@ -50,20 +50,6 @@ class ConnectRequest:
 
 
 @dataclass
-class ApplyReport:
-    created: list[str]
-    unchanged: list[str]
-    removed: list[str]
-    connected: list[str]
-    unchanged_endpoints: list[str]
-    disconnected: list[str]
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.removed or self.connected or self.disconnected)
-
-
-@dataclass
 class DoctorReport:
     checked: int                      # networks in the store
     problems: list[doctor.Problem]    # what the first look found
@@ -341,7 +327,7 @@ class Service:
 
     # ---- apply ----------------------------------------------------------------------------------
 
-    def apply(self, data: object, prune: bool = False) -> ApplyReport:
+    def apply(self, data: object, prune: bool = False) -> desired.ApplyReport:
         """Make the store (and kernel) hold what the document describes: check it whole, then
         prune (each removal atomic on its own), then create and connect in one batched plan."""
         doc = desired.parse(data)
@@ -352,7 +338,7 @@ class Service:
             insides = {} if conflicts else self._endpoint_insides(changes.connect, conflicts)
             if conflicts:
                 raise desired.ApplyConflict(conflicts)
-            report = ApplyReport([s.name for s in changes.create], changes.unchanged, changes.remove,
+            report = desired.ApplyReport([s.name for s in changes.create], changes.unchanged, changes.remove,
                                  [f"{e.network}/{e.target}" for e in changes.connect],
                                  changes.unchanged_endpoints,
                                  [f"{n}/{state.networks[n].endpoints[k].target}"
