@@ -8,7 +8,14 @@ import signal
 import sys
 
 from mydocker_net import __version__
-from mydocker_net.errors import EXIT_DRIFT, EXIT_FAILURE, EXIT_OK, MyDockerNetError, PermissionDenied, UsageError
+from mydocker_net.errors import (
+    EXIT_DRIFT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    MyDockerNetError,
+    PermissionDenied,
+    UsageError,
+)
 
 PROG = "mydocker-net"
 STATE_DIR_ENV = "MYDOCKER_NET_STATE_DIR"
@@ -168,7 +175,6 @@ def cmd_create(args) -> int:
 
 def cmd_list(args) -> int:
     from mydocker_net import output
-
     from mydocker_net.queries import list_networks
 
     networks = list_networks(make_store(args))
@@ -184,7 +190,6 @@ def cmd_list(args) -> int:
 
 def cmd_inspect(args) -> int:
     from mydocker_net.output import to_json
-
     from mydocker_net.queries import inspect
 
     outcome = inspect(make_store(args), args.names)
