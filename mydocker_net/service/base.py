@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
+from mydocker_net.models import REMOVING
+from mydocker_net.plan import Plan, execute
 from mydocker_net.store import State, Store
 
 log = logging.getLogger("mydocker_net.service")
@@ -36,6 +38,19 @@ class ServiceBase:
     def _save(self, state: State) -> None:
         if not self.dry_run:
             self.store.save(state)
+
+    def _take_away(self, record, plan: Plan, state: State) -> None:
+        """Run a removal plan write-ahead: the record says `removing` while the kernel work runs,
+        and says what it said before if a step fails (the plan has rolled itself back)."""
+        previous = record.status
+        record.status = REMOVING
+        self._save(state)
+        try:
+            execute(plan, self.runner)
+        except BaseException:
+            record.status = previous
+            self._save(state)
+            raise
 
 
 def now() -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mydocker_net import ipam, kernel, targets, validate
 from mydocker_net.drivers import bridge
 from mydocker_net.errors import Conflict, NotFound, UsageError
-from mydocker_net.models import READY, REMOVING, Endpoint, Network, Publish
+from mydocker_net.models import READY, Endpoint, Network, Publish
 from mydocker_net.plan import execute
 from mydocker_net.service.base import ServiceBase, now
 from mydocker_net.store import State
@@ -71,16 +71,8 @@ class EndpointOps(ServiceBase):
     def _disconnect_one(self, net: Network, ep: Endpoint, state: State) -> None:
         """Works from the record: rules that are there, the veth if it is there (it is not when
         the namespace died: the kernel took both ends)."""
-        previous = ep.status
-        ep.status = REMOVING
-        self._save(state)
         present = kernel.links(self.runner).get(ep.host_veth) == "veth"
-        try:
-            execute(bridge.plan_disconnect(ep, present), self.runner)
-        except BaseException:
-            ep.status = previous
-            self._save(state)
-            raise
+        self._take_away(ep, bridge.plan_disconnect(ep, present), state)
         self._forget_endpoint(net, ep)
         self._save(state)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mydocker_net import ipam, kernel, validate
 from mydocker_net.drivers import bridge
 from mydocker_net.errors import Conflict, MyDockerNetError, NotFound, UsageError
-from mydocker_net.models import READY, REMOVING, Network
+from mydocker_net.models import READY, Network
 from mydocker_net.plan import execute
 from mydocker_net.queries import Outcome
 from mydocker_net.service.base import GATEWAY_OWNER, ServiceBase, now
@@ -128,16 +128,8 @@ class NetworkOps(ServiceBase):
             raise Conflict(f"network {name} has endpoints: {names}; disconnect them or use --force")
         for ep in list(net.endpoints.values()):
             self._disconnect_one(net, ep, state)
-        previous = net.status
-        net.status = REMOVING
-        self._save(state)  # write-ahead: status "removing"
         present = kernel.links(self.runner).get(net.bridge) == "bridge"
-        try:
-            execute(bridge.plan_remove(net, present), self.runner)
-        except BaseException:
-            net.status = previous
-            self._save(state)
-            raise
+        self._take_away(net, bridge.plan_remove(net, present), state)
         del state.networks[name]
         self._save(state)
         return True

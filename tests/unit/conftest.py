@@ -70,13 +70,17 @@ def _link(name, kind):
     return link
 
 
+def fake_processes(mocker, fake):
+    """Every process ShRunner would start is answered by `fake(cmd, stdin)` instead."""
+    mocker.patch.object(ShRunner, "_spawn", side_effect=fake)
+    mocker.patch.object(ShRunner, "_binary", side_effect=lambda name: f"/usr/sbin/{name}")
+    return fake
+
+
 @pytest.fixture
 def fake_kernel(mocker):
     """Install a FakeKernel behind ShRunner; reconfigure it by setting attributes."""
-    kernel = FakeKernel()
-    mocker.patch.object(ShRunner, "_spawn", side_effect=kernel)
-    mocker.patch.object(ShRunner, "_binary", side_effect=lambda name: f"/usr/sbin/{name}")
-    return kernel
+    return fake_processes(mocker, FakeKernel())
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import pytest
 
 from mydocker_net import apply as desired
 from mydocker_net import targets
-from mydocker_net.runner import ShRunner
 
 
 @pytest.fixture(autouse=True)

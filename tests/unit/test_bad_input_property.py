@@ -7,8 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mydocker_net import cli
-from mydocker_net.runner import ShRunner
-from tests.unit.conftest import FakeKernel
+from tests.unit.conftest import FakeKernel, fake_processes
 
 octet = st.integers(min_value=0, max_value=300)
 names = st.one_of(st.text(max_size=20), st.from_regex(r"[A-Za-z0-9_.-]{0,17}", fullmatch=True))
@@ -26,9 +25,7 @@ mtus = st.one_of(st.none(), st.integers(min_value=-10, max_value=70000).map(str)
 @given(name=names, subnet=subnets, gateway=gateways, mtu=mtus, internal=st.booleans())
 def test_create_never_tracebacks_and_refusals_change_nothing(mocker, capsys, name, subnet, gateway,
                                                              mtu, internal):
-    kernel = FakeKernel(links={"eth0": ""})
-    mocker.patch.object(ShRunner, "_spawn", side_effect=kernel)
-    mocker.patch.object(ShRunner, "_binary", side_effect=lambda tool: f"/usr/sbin/{tool}")
+    kernel = fake_processes(mocker, FakeKernel(links={"eth0": ""}))
     mocker.patch("mydocker_net.privileges.has_net_admin", return_value=True)
     argv = ["network", "create"]
     argv += ["--subnet", subnet] if subnet is not None else []

@@ -8,6 +8,7 @@ from mydocker_net.drivers import bridge
 from mydocker_net.errors import CommandFailed
 from mydocker_net.plan import Plan, Step
 from mydocker_net.runner import DryRunRunner, ShRunner
+from tests.unit.conftest import fake_processes
 
 NS = ("ip", "-n", "c1")
 
@@ -46,10 +47,7 @@ class BatchKernel:
 
 @pytest.fixture
 def kernel(mocker):
-    fake = BatchKernel()
-    mocker.patch.object(ShRunner, "_spawn", side_effect=fake)
-    mocker.patch.object(ShRunner, "_binary", side_effect=lambda name: f"/usr/sbin/{name}")
-    return fake
+    return fake_processes(mocker, BatchKernel())
 
 
 def masq(n):

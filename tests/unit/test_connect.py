@@ -5,7 +5,13 @@ import json
 import pytest
 
 from mydocker_net import queries, targets
-from mydocker_net.errors import CommandFailed, Conflict, NotFound, UsageError, ValidationError
+from mydocker_net.errors import (
+    CommandFailed,
+    Conflict,
+    NotFound,
+    UsageError,
+    ValidationError,
+)
 from mydocker_net.service import ConnectRequest, CreateRequest
 
 C1 = targets.Target("c1", targets.NAME, "/run/netns/c1")

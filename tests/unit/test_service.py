@@ -2,11 +2,16 @@
 
 import json
 
-from mydocker_net import queries
-
 import pytest
 
-from mydocker_net.errors import CommandFailed, Conflict, NotFound, UsageError, ValidationError
+from mydocker_net import queries
+from mydocker_net.errors import (
+    CommandFailed,
+    Conflict,
+    NotFound,
+    UsageError,
+    ValidationError,
+)
 from mydocker_net.service import CreateRequest
 
 TAG = ("-m", "comment", "--comment", "mydocker-net:tb")
