@@ -41,7 +41,7 @@ def _global_options(top: bool) -> argparse.ArgumentParser:
     opts.add_argument("--state-dir", default=default(None), metavar="DIR",
                       help=f"state directory (env {STATE_DIR_ENV}; default /var/lib/mydocker-net)")
     opts.add_argument("--format", choices=("table", "json"), default=default("table"),
-                      help="output format for list/inspect/create")
+                      help="output format of list, inspect, create, connect, apply, doctor")
     opts.add_argument("-q", "--quiet", action="store_true", default=default(False),
                       help="names only (list), no progress lines")
     opts.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
@@ -152,7 +152,7 @@ def report(errors) -> int:
 def notice(args, message: str) -> None:
     """Progress for people: stdout normally, stderr in dry-run (stdout is the script there)."""
     if not args.quiet:
-        print(message, file=sys.stderr if args.dry_run else sys.stdout)
+        print(message, file=_human(args))
 
 
 # ---- handlers --------------------------------------------------------------------------------
@@ -297,17 +297,16 @@ def _print_doctor(args, report_) -> None:
     if not report_.problems:
         notice(args, f"ok: the kernel matches the store ({report_.checked} networks)")
         return
-    out = sys.stderr if args.dry_run else sys.stdout
-    remaining = {p.line() for p in report_.remaining}
+    out = _human(args)
     for index, problem in enumerate(report_.problems):
         if not args.fix:
             print(problem.line(), file=out)
+        elif report_.fixed(index):
+            print(f"{'would fix' if args.dry_run else 'fixed'}: {problem.line()}", file=out)
         elif index in report_.errors:
             print(f"not fixed: {problem.line()}: {report_.errors[index]}", file=out)
-        elif problem.line() in remaining or not problem.fixable:
-            print(f"not fixed: {problem.line()}", file=out)
         else:
-            print(f"{'would fix' if args.dry_run else 'fixed'}: {problem.line()}", file=out)
+            print(f"not fixed: {problem.line()}", file=out)
 
 
 # ---- entry point -----------------------------------------------------------------------------

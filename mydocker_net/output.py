@@ -27,13 +27,11 @@ def _cell(value) -> str:
 
 
 def doctor_json(report, fixing: bool) -> str:
-    remaining = {p.line() for p in report.remaining}
     problems = []
     for index, problem in enumerate(report.problems):
         record = problem.to_dict()
         if fixing:
-            record["fixed"] = index not in report.errors and problem.line() not in remaining \
-                and problem.fixable
+            record["fixed"] = report.fixed(index)
             if index in report.errors:
                 record["error"] = str(report.errors[index])
         problems.append(record)

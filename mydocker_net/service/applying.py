@@ -23,23 +23,24 @@ class ApplyOps(ServiceBase):
         with self._state_for_change() as state:
             changes, conflicts = desired.diff(doc, state, prune)
             staying = {n: net for n, net in state.networks.items() if n not in changes.remove}
-            conflicts += self._new_network_conflicts(changes.create, staying)
+            creating = bool(changes.create or changes.connect)
+            host_links = set(kernel.links(self.runner)) if creating else set()  # read once
+            conflicts += self._new_network_conflicts(changes.create, staying, host_links)
             insides = {} if conflicts else self._endpoint_insides(changes.connect, conflicts)
             if conflicts:
                 raise desired.ApplyConflict(conflicts)
-            report = desired.ApplyReport([s.name for s in changes.create], changes.unchanged, changes.remove,
-                                 [f"{e.network}/{e.target}" for e in changes.connect],
-                                 changes.unchanged_endpoints,
-                                 [f"{n}/{state.networks[n].endpoints[k].target}"
-                                  for n, k in changes.disconnect])
+            report = desired.ApplyReport(
+                [s.name for s in changes.create], changes.unchanged, changes.remove,
+                [f"{e.network}/{e.target}" for e in changes.connect], changes.unchanged_endpoints,
+                [f"{n}/{state.networks[n].endpoints[k].target}" for n, k in changes.disconnect])
             self._prune(state, changes)
-            if changes.create or changes.connect:
-                self._create_all(state, changes, insides)
+            if creating:
+                self._create_all(state, changes, insides, host_links)
         return report
 
-    def _new_network_conflicts(self, specs, staying: dict[str, Network]) -> list[str]:
+    @staticmethod
+    def _new_network_conflicts(specs, staying: dict[str, Network], links: set[str]) -> list[str]:
         found = []
-        links = kernel.links(self.runner) if specs else {}
         subnets = {n.name: ipaddress.IPv4Network(n.subnet) for n in staying.values()}
         for spec in specs:
             if spec.name in links:
@@ -68,9 +69,9 @@ class ApplyOps(ServiceBase):
         for name in changes.remove:
             self._remove_one(name, state, force=True)
 
-    def _create_all(self, state: State, changes: desired.Changes, insides) -> None:
+    def _create_all(self, state: State, changes: desired.Changes, insides, host_links) -> None:
         nets = self._new_networks(state, changes.create)
-        joined = self._new_endpoints(state, changes.connect, insides)
+        joined = self._new_endpoints(state, changes.connect, insides, host_links)
         self._save(state)  # write-ahead: every new network and endpoint "creating"
         forwarding = kernel.ip_forward_enabled(self.runner) if nets else True
         try:
@@ -103,9 +104,9 @@ class ApplyOps(ServiceBase):
             nets.append(net)
         return nets
 
-    def _new_endpoints(self, state: State, specs, insides):
+    def _new_endpoints(self, state: State, specs, insides, host_links: set[str]):
         joined = []
-        in_use = self._veth_names_in_use(state)
+        in_use = self._veth_names_in_use(state, host_links)
         ordered = sorted(specs, key=lambda s: s.ip is None)  # static addresses first
         for spec in ordered:
             net = state.networks[spec.network]

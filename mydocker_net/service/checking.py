@@ -18,6 +18,11 @@ class DoctorReport:
     remaining: list[doctor.Problem]   # what is still wrong (after --fix: what it could not mend)
     errors: dict[int, MyDockerNetError]  # problem index -> why its fix failed
 
+    def fixed(self, index: int) -> bool:
+        """After --fix: was problem `index` mended (its steps ran and a second look is clean)?"""
+        problem = self.problems[index]
+        still = {p.line() for p in self.remaining}
+        return problem.fixable and index not in self.errors and problem.line() not in still
 
 
 class DoctorOps(ServiceBase):

@@ -37,7 +37,7 @@ class EndpointOps(ServiceBase):
             self._refuse_double_connect(net, target, ident)
             self._refuse_taken_ports(state, ports)
             inside = self._inside(target, req.ifname)
-            in_use = self._veth_names_in_use(state)
+            in_use = self._veth_names_in_use(state, set(kernel.links(self.runner)))
             ep = self._new_endpoint(net, target, ident, req.ifname, static_ip, ports, in_use)
             ep.lo_up = not getattr(inside.links.get("lo"), "up", True)
             ep.default_route = not inside.default_route
@@ -126,10 +126,9 @@ class EndpointOps(ServiceBase):
             raise Conflict(f"interface {ifname} already exists in target {target.given}")
         return inside
 
-    def _veth_names_in_use(self, state: State) -> set[str]:
-        in_use = set(kernel.links(self.runner))
-        in_use.update(key for net in state.networks.values() for key in net.endpoints)
-        return in_use
+    @staticmethod
+    def _veth_names_in_use(state: State, host_links: set[str]) -> set[str]:
+        return host_links | {key for net in state.networks.values() for key in net.endpoints}
 
     @staticmethod
     def _new_endpoint(net: Network, target: targets.Target, ident: str, ifname: str, static_ip,
